@@ -1,0 +1,1 @@
+"""Behaviour: Mesa agents of the partnership and the pure rules they follow."""

@@ -1,0 +1,521 @@
+"""Frozen, validated parameter groups: Market, Policy, Partner, Product, Trust, Vendor, Economy.
+
+Every parameter is declared once with `param(...)`: its default, unit, allowed range and a
+one-line description. Validation, the `partnersim presets` listing, dotted overrides
+(`policy.patience_months=12`) and the flat columns of the runs table all read that
+declaration, so a parameter cannot be added in one place and forgotten in another.
+Markets are data: one TOML profile per country in `agents/markets/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, ClassVar
+
+
+class ConfigError(ValueError):
+    """A parameter with a bad value: names the dotted key, the value and what was expected."""
+
+    def __init__(self, key: str, value: Any, expected: str) -> None:
+        self.key, self.value, self.expected = key, value, expected
+        super().__init__(f"{key}: got {value!r}, expected {expected}")
+
+
+def param(
+    default: Any,
+    unit: str = "",
+    low: float | None = None,
+    high: float | None = None,
+    doc: str = "",
+    choices: tuple[str, ...] | None = None,
+    source: str = "est.",
+) -> Any:
+    """Declare a parameter: default, unit, inclusive bounds or choices, description, source."""
+    meta = {"unit": unit, "low": low, "high": high, "doc": doc, "choices": choices}
+    meta["source"] = source
+    return field(default=default, metadata=meta)
+
+
+def _check(obj: Any) -> None:
+    """Validate every declared field of a parameter group against its declaration."""
+    for f in dataclasses.fields(obj):
+        key = f"{obj.PREFIX}.{f.name}"
+        value = getattr(obj, f.name)
+        meta = f.metadata
+        kind = type(f.default)
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(key, value, "true or false")
+            continue
+        if kind is str:
+            if not isinstance(value, str):
+                raise ConfigError(key, value, "a string")
+            if meta.get("choices") and value not in meta["choices"]:
+                raise ConfigError(key, value, "one of " + ", ".join(meta["choices"]))
+            continue
+        if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ConfigError(key, value, "an integer")
+        if kind is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(key, value, "a number")
+            if math.isnan(value):
+                raise ConfigError(key, value, "a number, not NaN")
+            object.__setattr__(obj, f.name, float(value))
+            value = float(value)
+        low, high = meta.get("low"), meta.get("high")
+        if low is not None and value < low:
+            raise ConfigError(key, value, _range_text(low, high))
+        if high is not None and value > high:
+            raise ConfigError(key, value, _range_text(low, high))
+
+
+def _range_text(low: float | None, high: float | None) -> str:
+    if high is None:
+        return f">= {low}"
+    if low is None:
+        return f"<= {high}"
+    return f"a value in [{low}, {high}]"
+
+
+class _Group:
+    """Mixin: validation on construction for every parameter group."""
+
+    __slots__ = ()
+    PREFIX: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+
+frozen = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@frozen
+class Culture(_Group):
+    """Hofstede 6-D scores and Meyer's communicating scale (high-context = 100)."""
+
+    PREFIX: ClassVar[str] = "market.culture"
+    pdi: float = param(50.0, "score", 0, 100, "power distance", source="Hofstede Insights")
+    idv: float = param(50.0, "score", 0, 100, "individualism", source="Hofstede Insights")
+    mas: float = param(50.0, "score", 0, 100, "masculinity", source="Hofstede Insights")
+    uai: float = param(50.0, "score", 0, 100, "uncertainty avoidance", source="Hofstede Insights")
+    lto: float = param(50.0, "score", 0, 100, "long-term orientation", source="Hofstede Insights")
+    ivr: float = param(50.0, "score", 0, 100, "indulgence", source="Hofstede Insights")
+    context: float = param(50.0, "score", 0, 100, "communication context", source="Meyer 2014")
+
+
+@frozen
+class Market(_Group):
+    """A country's buyers: buying centers, decision rule, trust rates, deal sizes, cadence."""
+
+    PREFIX: ClassVar[str] = "market"
+    name: str = param("market", "", doc="profile name")
+    culture: Culture = field(default_factory=Culture)
+    decision_rule: str = param(
+        "consensus_ringi",
+        "",
+        doc="how buyers decide",
+        choices=("consensus_ringi", "champion_buyer"),
+    )
+    clients: int = param(300, "organizations", 1, 1_000_000, "client organizations in the market")
+    stakeholders_min: int = param(
+        8, "people", 1, 50, "smallest buying center", source="CEB/Gartner"
+    )
+    stakeholders_max: int = param(
+        15, "people", 1, 50, "largest buying center", source="CEB/Gartner"
+    )
+    alpha: float = param(0.05, "per meeting", 0, 1, "trust gain per favourable interaction")
+    beta: float = param(0.35, "per violation", 0, 1, "trust loss rate of a violation")
+    theta: float = param(0.55, "trust", 0, 1, "trust needed to be comfortable")
+    trust_initial: float = param(0.2, "trust", 0, 1, "stakeholder trust at first contact")
+    trust_ceiling: float = param(0.9, "trust", 0, 1, "stakeholder trust ceiling T_max")
+    favourable_base: float = param(0.5, "probability", 0, 1, "favourable chance at zero trust")
+    doc_prob: float = param(0.4, "per meeting", 0, 1, "chance a meeting raises a document request")
+    n_approvers_min: int = param(4, "people", 1, 50, "fewest ringi approvers")
+    n_approvers_max: int = param(8, "people", 1, 50, "most ringi approvers")
+    ringi_step_days: float = param(
+        6.0, "days", 0, 365, "mean time one approver holds the ringi-sho"
+    )
+    ringi_approval: float = param(
+        0.95, "probability", 0, 1, "approval chance of a trusting approver"
+    )
+    ringi_max_rounds: int = param(3, "rounds", 1, 100, "ringi restarts before the deal is lost")
+    deal_value_median_usd: float = param(150_000.0, "USD/year", 0, None, "median contract value")
+    deal_value_sigma: float = param(0.5, "log-sd", 0, 3, "spread of contract values (lognormal)")
+    value_ratio_median: float = param(1.3, "ratio", 0, 10, "median perceived value / price")
+    value_ratio_sigma: float = param(0.3, "log-sd", 0, 3, "spread of perceived value / price")
+    ramp_tau_days: float = param(270.0, "days", 0, 3650, "rep ramp-up time constant tau")
+    meeting_interval_min_days: float = param(
+        7.0, "days", 0, 365, "mean days between meetings at full urgency"
+    )
+    meeting_interval_max_days: float = param(
+        20.0, "days", 0, 365, "mean days between meetings at zero urgency"
+    )
+    meeting_accept_prob: float = param(0.8, "probability", 0, 1, "chance a meeting is accepted")
+    stall_days: float = param(150.0, "days", 0, 3650, "days without progress before a loss")
+    wiifm_meetings: int = param(0, "meetings", 0, 100, "meetings before buyers expect a proposal")
+    wiifm_stall_factor: float = param(0.5, "ratio", 0, 1, "stall_days multiplier without a pitch")
+    too_direct_severity: float = param(0.1, "severity", 0, 1, "violation of an early pitch")
+    nonselling_value: float = param(1.0, "ratio", 0, 1, "how much non-selling contacts count")
+    severity_scale: float = param(1.5, "ratio", 0, 5, "perceived incident severity multiplier")
+    incident_trust_share: float = param(1.0, "share", 0, 1, "share of an incident felt as trust")
+    sla_credit_share: float = param(0.0, "share of value", 0, 1, "SLA credit per unit severity")
+    poc_days: float = param(45.0, "days", 0, 365, "proof-of-concept length")
+    churn_base: float = param(0.03, "probability/year", 0, 1, "churn at full trust and commitment")
+    churn_trust_sensitivity: float = param(0.5, "probability/year", 0, 1, "extra churn at no trust")
+    expansion_rate: float = param(0.1, "share/year", 0, 5, "yearly expansion at full trust")
+    prospect_rate_per_month: float = param(
+        2.0, "opportunities/month", 0, 1000, "openings per ramped rep at full effort"
+    )
+    requalify_days: float = param(365.0, "days", 0, 36500, "cool-off before a lost client reopens")
+
+    def __post_init__(self) -> None:
+        _check(self)
+        if self.stakeholders_min > self.stakeholders_max:
+            raise ConfigError(
+                "market.stakeholders_min",
+                self.stakeholders_min,
+                f"<= market.stakeholders_max ({self.stakeholders_max})",
+            )
+        if self.n_approvers_min > self.n_approvers_max:
+            raise ConfigError(
+                "market.n_approvers_min",
+                self.n_approvers_min,
+                f"<= market.n_approvers_max ({self.n_approvers_max})",
+            )
+        if self.meeting_interval_min_days > self.meeting_interval_max_days:
+            raise ConfigError(
+                "market.meeting_interval_min_days",
+                self.meeting_interval_min_days,
+                f"<= market.meeting_interval_max_days ({self.meeting_interval_max_days})",
+            )
+        if self.trust_initial > self.trust_ceiling:
+            raise ConfigError(
+                "market.trust_initial",
+                self.trust_initial,
+                f"<= market.trust_ceiling ({self.trust_ceiling})",
+            )
+
+
+PROPOSAL_TIMINGS = ("first_meeting", "after_key_comfortable", "after_consensus")
+
+
+@frozen
+class Policy(_Group):
+    """The vendor's partnership policy: the levers experiments sweep."""
+
+    PREFIX: ClassVar[str] = "policy"
+    name: str = param("custom", "", doc="preset the policy started from")
+    urgency: float = param(0.5, "lever", 0, 1, "cadence, early pitch, follow-ups on pending steps")
+    relationship_investment: float = param(
+        0.5, "lever", 0, 1, "nemawashi contacts, executive visits, co-selling, enablement"
+    )
+    proposal_timing: str = param(
+        "after_key_comfortable", "", doc="when the proposition is made", choices=PROPOSAL_TIMINGS
+    )
+    overselling: float = param(0.0, "o", 0, 1, "how much the product is oversold")
+    support_staff: int = param(3, "people", 1, 1000, "support desk servers")
+    turnaround_days: float = param(4.0, "days", 0, 365, "mean time to answer a document")
+    target_per_rep_usd: float = param(500_000.0, "USD/rep/year", 0, None, "bookings target")
+    patience_months: int = param(24, "months", 0, 1200, "months before the vendor may exit")
+    review_months: int = param(3, "months", 1, 120, "months between vendor reviews")
+    exit_threshold: float = param(0.4, "share of target", 0, 10, "bookings share that passes")
+    followup_bound: float = param(0.3, "share", 0, 0.9, "most follow-ups can shorten a step")
+    nurture_contacts_per_month: float = param(
+        3.0, "contacts/month", 0, 100, "non-selling contacts per opportunity at full investment"
+    )
+    exec_visits_per_year: float = param(
+        6.0, "visits/year", 0, 365, "executive visits at full investment"
+    )
+
+
+PRESET_NAMES = ("us_urgency", "jp_relationship", "hybrid")
+
+
+@frozen
+class Partner(_Group):
+    """The reseller and its sales team."""
+
+    PREFIX: ClassVar[str] = "partner"
+    reps: int = param(10, "reps", 1, 10_000, "sales reps on the vendor's product")
+    meetings_per_week: float = param(10.0, "meetings/week", 0.1, math.inf, "rep meeting capacity")
+    max_open_opportunities: int = param(30, "opportunities", 1, 10_000, "open pipeline per rep")
+    bicultural: float = param(0.4, "skill", 0, 1, "rep bicultural skill at hire")
+    enablement_per_year: float = param(0.3, "skill/year", 0, 1, "skill gain at full enablement")
+    margin: float = param(0.3, "share", 0, 1, "reseller margin on each sale")
+    trust_initial: float = param(0.5, "trust", 0, 1, "reseller trust in the vendor T_R")
+    commitment_initial: float = param(0.3, "commitment", 0, 1, "reseller commitment C_R")
+    effort_min: float = param(0.2, "share", 0, 1, "effort share at zero commitment")
+    effort_max: float = param(0.8, "share", 0, 1, "effort share at full commitment")
+    downturn_effort_cut: float = param(0.5, "share", 0, 1, "effort an uncommitted partner moves")
+
+    def __post_init__(self) -> None:
+        _check(self)
+        if self.effort_min > self.effort_max:
+            raise ConfigError(
+                "partner.effort_min", self.effort_min, f"<= partner.effort_max ({self.effort_max})"
+            )
+
+
+@frozen
+class Product(_Group):
+    """The vendor's product: fit, quality and what overselling promises."""
+
+    PREFIX: ClassVar[str] = "product"
+    fit: float = param(0.85, "probability", 0, 1, "product fit: favourable chance at full trust")
+    incident_rate_per_year: float = param(1.5, "incidents/year", 0, 365, "incidents per client")
+    severity_mean: float = param(0.3, "severity", 0, 1, "mean incident severity")
+    oversell_discovery: float = param(0.8, "d", 0, 1, "discovery chance per unit overselling")
+    oversell_accept_lift: float = param(0.5, "per o", 0, 1, "meeting acceptance lift per unit o")
+    oversell_value_lift: float = param(0.6, "per o", 0, 5, "perceived value lift per unit o")
+
+
+@frozen
+class Trust(_Group):
+    """Trust and commitment dynamics shared by every market (MODEL.md §4)."""
+
+    PREFIX: ClassVar[str] = "trust"
+    phi: float = param(0.65, "buffer", 0, 1, "commitment buffer against violations")
+    eta: float = param(0.1, "per month", 0, 1, "commitment adjustment rate")
+    d_scar: float = param(0.2, "trust", 0, 1, "ceiling lost for good to deception")
+    gamma: float = param(1.0, "ratio", 0, 10, "extra weight of early breaches", source="Lount 2008")
+    n0: float = param(4.0, "interactions", 0.01, 100, "early-breach decay scale")
+    p0: float = param(0.04, "probability", 0, 1, "misread chance between equal contexts")
+    kappa: float = param(0.3, "probability", 0, 1, "misread chance per context gap")
+    deception_severity: float = param(0.7, "severity", 0, 1, "discovered overselling")
+    slow_answer_days: float = param(10.0, "days", 0, 3650, "a document answer later is slow")
+    slow_answer_severity: float = param(0.05, "severity", 0, 1, "violation of a slow answer")
+    pressure_severity: float = param(0.15, "severity", 0, 1, "review demanding the target")
+    support_cut_severity: float = param(0.5, "severity", 0, 1, "support cut, to the reseller")
+    reseller_alpha: float = param(0.05, "per event", 0, 1, "reseller trust gain per good event")
+    benefit: float = param(0.9, "share", 0, 1, "client's benefit b in commitment's target T*b")
+
+
+@frozen
+class Vendor(_Group):
+    """The vendor's costs and money."""
+
+    PREFIX: ClassVar[str] = "vendor"
+    home_context: float = param(5.0, "score", 0, 100, "vendor's communication context (U.S.)")
+    discount_rate: float = param(0.1, "per year", 0, 1, "NPV discount rate")
+    staff_cost_usd_per_year: float = param(120_000.0, "USD/year", 0, None, "per support staff")
+    exec_visit_cost_usd: float = param(25_000.0, "USD", 0, None, "per executive visit")
+    nurture_contact_cost_usd: float = param(1_500.0, "USD", 0, None, "per non-selling contact")
+    enablement_usd_per_year: float = param(
+        150_000.0, "USD/year", 0, None, "co-selling and enablement at full investment"
+    )
+    support_cut_factor: float = param(0.5, "share", 0, 1, "staff kept after a support cut")
+
+
+@frozen
+class Economy(_Group):
+    """Downturns: Poisson arrivals that cut client budgets."""
+
+    PREFIX: ClassVar[str] = "economy"
+    downturns_per_year: float = param(0.25, "per year", 0, 12, "downturn arrival rate")
+    downturn_min_months: float = param(6.0, "months", 0, 120, "shortest downturn")
+    downturn_max_months: float = param(12.0, "months", 0, 120, "longest downturn")
+    prospect_factor: float = param(0.6, "ratio", 0, 1, "prospecting kept in a downturn")
+    stall_factor: float = param(0.7, "ratio", 0, 1, "stall_days kept in a downturn")
+    churn_factor: float = param(1.5, "ratio", 1, 10, "churn multiplier in a downturn")
+
+    def __post_init__(self) -> None:
+        _check(self)
+        if self.downturn_min_months > self.downturn_max_months:
+            raise ConfigError(
+                "economy.downturn_min_months",
+                self.downturn_min_months,
+                f"<= economy.downturn_max_months ({self.downturn_max_months})",
+            )
+
+
+@frozen
+class Mechanisms(_Group):
+    """Switches: each mechanism can be turned off, down to textbook processes."""
+
+    PREFIX: ClassVar[str] = "mechanisms"
+    misreads: bool = param(True, doc="misread meetings")
+    documents: bool = param(True, doc="document requests through the support desk")
+    incidents: bool = param(True, doc="product incidents")
+    overselling: bool = param(True, doc="overselling effects and discovery")
+    ringi: bool = param(True, doc="ringi circulation after consensus")
+    poc: bool = param(True, doc="proof of concept before the decision")
+    stalls: bool = param(True, doc="loss after stall_days without progress")
+    ramp: bool = param(True, doc="rep ramp-up (off: reps fully productive at once)")
+    capacity: bool = param(True, doc="rep meeting capacity (off: meetings take no rep time)")
+    trust_in_favourable: bool = param(True, doc="favourable chance grows with trust")
+    value_check: bool = param(True, doc="U.S. rule requires value above price")
+    wiifm: bool = param(True, doc="U.S. buyers expect an early proposition")
+    relationship: bool = param(True, doc="nemawashi contacts, visits, enablement")
+    reviews: bool = param(True, doc="vendor reviews, support cuts and exit")
+    downturns: bool = param(True, doc="economic downturns")
+    churn: bool = param(True, doc="renewal churn")
+    expansion: bool = param(True, doc="account expansion at renewal")
+    prospecting: bool = param(True, doc="reps open opportunities (off: every client opens at t=0)")
+
+
+@frozen
+class Parameters:
+    """Every parameter of one model configuration, grouped."""
+
+    market: Market
+    policy: Policy = field(default_factory=Policy)
+    partner: Partner = field(default_factory=Partner)
+    product: Product = field(default_factory=Product)
+    trust: Trust = field(default_factory=Trust)
+    vendor: Vendor = field(default_factory=Vendor)
+    economy: Economy = field(default_factory=Economy)
+    mechanisms: Mechanisms = field(default_factory=Mechanisms)
+
+
+GROUPS = ("market", "policy", "partner", "product", "trust", "vendor", "economy", "mechanisms")
+
+# MODEL.md §5; est. values. Fields not listed keep the Policy defaults.
+PRESETS: dict[str, Policy] = {
+    "us_urgency": Policy(
+        name="us_urgency",
+        urgency=0.9,
+        relationship_investment=0.1,
+        proposal_timing="first_meeting",
+        overselling=0.4,
+        support_staff=1,
+        turnaround_days=12.0,
+        patience_months=12,
+        review_months=3,
+    ),
+    "jp_relationship": Policy(
+        name="jp_relationship",
+        urgency=0.2,
+        relationship_investment=0.9,
+        proposal_timing="after_consensus",
+        overselling=0.0,
+        support_staff=4,
+        turnaround_days=3.0,
+        patience_months=36,
+        review_months=12,
+    ),
+    "hybrid": Policy(
+        name="hybrid",
+        urgency=0.8,
+        relationship_investment=0.8,
+        proposal_timing="after_key_comfortable",
+        overselling=0.0,
+        support_staff=4,
+        turnaround_days=3.0,
+        patience_months=24,
+        review_months=3,
+    ),
+}
+
+
+def market_names() -> list[str]:
+    """Profiles shipped in agents/markets/ (one TOML file per country)."""
+    folder = resources.files("agents.markets")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_market(name: str) -> Market:
+    """Read a market profile by name (`japan`, `us`, or any file added to agents/markets/)."""
+    if name not in market_names():
+        raise ConfigError("market", name, "one of " + ", ".join(market_names()))
+    text = resources.files("agents.markets").joinpath(f"{name}.toml").read_text()
+    data = tomllib.loads(text)
+    culture = data.pop("culture", {})
+    _reject_unknown("market.culture", culture, Culture)
+    _reject_unknown("market", data, Market)
+    return Market(name=name, culture=Culture(**culture), **data)
+
+
+def load_preset(name: str) -> Policy:
+    """A policy preset by name."""
+    if name not in PRESETS:
+        raise ConfigError("policy", name, "one of " + ", ".join(PRESET_NAMES))
+    return PRESETS[name]
+
+
+def _reject_unknown(prefix: str, data: dict[str, Any], cls: type) -> None:
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"{prefix}.{key}", data[key], "a known parameter name")
+
+
+def build(market: str | Market, policy: str | Policy, overrides: dict[str, Any] | None = None):
+    """Parameters for a market and a policy (names or objects), with dotted overrides applied."""
+    m = load_market(market) if isinstance(market, str) else market
+    p = load_preset(policy) if isinstance(policy, str) else policy
+    return with_overrides(Parameters(market=m, policy=p), overrides or {})
+
+
+def with_overrides(params: Parameters, overrides: dict[str, Any]) -> Parameters:
+    """Apply `{"policy.patience_months": 12}`; unknown keys and bad values raise ConfigError."""
+    for key in sorted(overrides):
+        params = _set(params, key.split("."), overrides[key], key)
+    return params
+
+
+def _set(obj: Any, path: list[str], value: Any, key: str) -> Any:
+    names = {f.name: f for f in dataclasses.fields(obj)}
+    head = path[0]
+    if head not in names or (len(path) == 1 and dataclasses.is_dataclass(getattr(obj, head))):
+        raise ConfigError(key, value, "a known parameter name (see `partnersim presets`)")
+    if len(path) > 1:
+        child = getattr(obj, head)
+        if not dataclasses.is_dataclass(child):
+            raise ConfigError(key, value, "a known parameter name (see `partnersim presets`)")
+        return dataclasses.replace(obj, **{head: _set(child, path[1:], value, key)})
+    if (
+        type(names[head].default) is float
+        and isinstance(value, int)
+        and not isinstance(value, bool)
+    ):
+        value = float(value)
+    try:
+        return dataclasses.replace(obj, **{head: value})
+    except ConfigError as err:
+        raise ConfigError(key, value, err.expected) from None
+
+
+def parameter_table(params: Parameters) -> list[dict[str, Any]]:
+    """One row per scalar parameter: dotted key, value, unit, range, description, source."""
+    rows: list[dict[str, Any]] = []
+
+    def walk(obj: Any, prefix: str) -> None:
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            key = f"{prefix}.{f.name}"
+            if dataclasses.is_dataclass(value):
+                walk(value, key)
+                continue
+            meta = f.metadata
+            if meta.get("choices"):
+                allowed = " | ".join(meta["choices"])
+            elif type(value) is bool:
+                allowed = "true | false"
+            elif type(value) is str:
+                allowed = "text"
+            else:
+                allowed = _range_text(meta.get("low"), meta.get("high"))
+            rows.append(
+                {
+                    "key": key,
+                    "value": value,
+                    "unit": meta.get("unit", ""),
+                    "range": allowed,
+                    "doc": meta.get("doc", ""),
+                    "source": meta.get("source", "est."),
+                }
+            )
+
+    for group in GROUPS:
+        walk(getattr(params, group), group)
+    return rows
+
+
+def flatten(params: Parameters) -> dict[str, Any]:
+    """Every scalar parameter by its dotted name, for the runs table."""
+    return {row["key"]: row["value"] for row in parameter_table(params)}

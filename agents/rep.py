@@ -1,0 +1,70 @@
+"""Sales rep: a reseller employee with limited meeting capacity, a ramp-up and a territory.
+
+Meeting capacity is a SimPy Resource with one server: a meeting holds the rep for
+7 / meetings_per_week days, stretched by the share of time the reseller gives other
+product lines, so a busy or distracted rep makes opportunities queue.
+Process: `prospecting` (opens opportunities in the rep's territory).
+"""
+
+from __future__ import annotations
+
+import mesa
+import simpy
+
+from agents import rules
+
+
+class SalesRep(mesa.Agent):
+    """A reseller rep selling the vendor's product."""
+
+    def __init__(self, model, index: int, rngs: dict) -> None:
+        super().__init__(model)
+        p = model.params
+        self.index = index
+        self.rngs = rngs
+        self.hired_day = 0.0
+        self.bicultural = p.partner.bicultural
+        self.capacity = simpy.Resource(model.env, capacity=1)
+        self.territory: list = []
+        self.open_deals = 0
+        self.meetings_held = 0
+
+    def ramp(self) -> float:
+        m = self.model
+        if not m.params.mechanisms.ramp:
+            return 1.0
+        return rules.ramp(m.env.now - self.hired_day, m.params.market.ramp_tau_days)
+
+    def meeting(self, length: float):
+        """Hold a meeting (length 1 = a full selling meeting), queueing while the rep is busy."""
+        m = self.model
+        self.meetings_held += 1
+        if not m.params.mechanisms.capacity:
+            return
+        days = length * 7.0 / m.params.partner.meetings_per_week / max(m.reseller.effort, 0.05)
+        with self.capacity.request() as slot:
+            yield slot
+            yield m.env.timeout(days)
+
+    def prospecting(self):
+        """Open opportunities at rate proportional to capacity, ramp and effort (thinning)."""
+        m = self.model
+        env, p = m.env, m.params
+        rng = self.rngs["prospecting"]
+        capacity_ratio = p.partner.meetings_per_week / 10.0
+        top_rate_per_day = p.market.prospect_rate_per_month * capacity_ratio / rules.MONTH_DAYS
+        if top_rate_per_day <= 0:
+            return
+        while m.partnership_active:
+            yield env.timeout(rng.exponential(1.0 / top_rate_per_day))
+            share = self.ramp() * m.reseller.effort
+            if m.in_downturn:
+                share *= p.economy.prospect_factor
+            if rng.random() >= share or not m.partnership_active:
+                continue
+            if self.open_deals >= p.partner.max_open_opportunities:
+                continue
+            available = [c for c in self.territory if c.is_available()]
+            if available:
+                client = available[int(rng.integers(len(available)))]
+                env.process(client.selling(self))

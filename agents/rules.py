@@ -1,0 +1,143 @@
+"""Pure decision rules of the model (MODEL.md §4): trust, comfort, misreads, churn, effort.
+
+Nothing here imports simpy, mesa or polars: state and parameters in, value out. Every
+function keeps its result inside the bounds it documents, which the property tests check.
+"""
+
+from __future__ import annotations
+
+import math
+
+MONTH_DAYS = 365.0 / 12.0
+YEAR_DAYS = 365.0
+
+
+def clamp(x: float, low: float = 0.0, high: float = 1.0) -> float:
+    """x limited to [low, high]."""
+    return low if x < low else high if x > high else x
+
+
+def after_favourable(trust: float, ceiling: float, alpha: float) -> float:
+    """Trust moves a fraction alpha of the way to its ceiling; stays in [0, ceiling]."""
+    if trust >= ceiling:
+        return ceiling
+    return trust + alpha * (ceiling - trust)
+
+
+def effective_beta(beta: float, favourable_count: float, gamma: float, n0: float) -> float:
+    """Early breaches hurt more: beta * (1 + gamma * exp(-n / n0))."""
+    return beta * (1.0 + gamma * math.exp(-favourable_count / n0))
+
+
+def after_violation(
+    trust: float,
+    severity: float,
+    beta: float,
+    commitment: float = 0.0,
+    phi: float = 0.0,
+    favourable_count: float = 0.0,
+    gamma: float = 0.0,
+    n0: float = 1.0,
+) -> float:
+    """Trust after a violation of severity in [0, 1]; the commitment buffer phi*C softens it.
+
+    T <- T - beta_eff * s * T * (1 - phi * C), never below 0.
+    """
+    loss = effective_beta(beta, favourable_count, gamma, n0) * severity * (1.0 - phi * commitment)
+    return trust * (1.0 - clamp(loss))
+
+
+def scarred_ceiling(ceiling: float, d_scar: float) -> float:
+    """Deception lowers the trust ceiling for good: T_max - d_scar, never below 0."""
+    return max(0.0, ceiling - d_scar)
+
+
+def comfort_interactions(uai: float) -> int:
+    """Favourable interactions k needed to be comfortable, from uncertainty avoidance.
+
+    u* = 0.5 - 0.4 * UAI / 100 and k = ceil(2 / u* - 2): U.S. (46) gives 5, Japan (92) 14.
+    """
+    u_star = 0.5 - 0.4 * uai / 100.0
+    # round first so that exact integers (e.g. UAI 0 -> k = 2) are not pushed up by float error
+    return max(1, math.ceil(round(2.0 / u_star - 2.0, 9)))
+
+
+def is_comfortable(trust: float, favourable_count: int, theta: float, k: int) -> bool:
+    """Comfortable needs both trust >= theta and at least k favourable interactions."""
+    return trust >= theta and favourable_count >= k
+
+
+def after_commitment_month(commitment: float, trust: float, benefit: float, eta: float) -> float:
+    """Monthly commitment step C <- C + eta * (T * b - C); stays in [0, 1]."""
+    return clamp(commitment + eta * (trust * benefit - commitment))
+
+
+def misread_probability(
+    p0: float, kappa: float, context_sender: float, context_receiver: float, bicultural: float
+) -> float:
+    """p_mis = (p0 + kappa * |context gap| / 100) * (1 - bicultural), in [0, 1]."""
+    gap = abs(context_sender - context_receiver) / 100.0
+    return clamp((p0 + kappa * gap) * (1.0 - bicultural))
+
+
+def favourable_probability(fit: float, base: float, trust: float) -> float:
+    """q: product fit scaled by trust, `base` of it at zero trust; in [0, 1]."""
+    return clamp(fit * (base + (1.0 - base) * clamp(trust)))
+
+
+def ramp(days_since_hire: float, tau_days: float) -> float:
+    """Rep productivity r(t) = 1 - exp(-t / tau); 1 when tau is 0."""
+    if tau_days <= 0.0:
+        return 1.0
+    return 1.0 - math.exp(-max(0.0, days_since_hire) / tau_days)
+
+
+def meeting_interval_days(urgency: float, shortest_days: float, longest_days: float) -> float:
+    """Mean days between meetings: urgency 1 gives the market's shortest, 0 its longest."""
+    return longest_days - urgency * (longest_days - shortest_days)
+
+
+def followup_factor(urgency: float, bound: float) -> float:
+    """Follow-ups shorten a pending step (document, ringi) by at most `bound`."""
+    return 1.0 - clamp(bound) * clamp(urgency)
+
+
+def perceived_severity(severity: float, scale: float) -> float:
+    """Severity as the client feels it: high expectations scale it up; in [0, 1]."""
+    return clamp(severity * scale)
+
+
+def ringi_approval_probability(approval: float, trust: float, theta: float) -> float:
+    """An approver approves with probability approval * min(1, T / theta)."""
+    if theta <= 0.0:
+        return clamp(approval)
+    return clamp(approval * min(1.0, trust / theta))
+
+
+def churn_probability(
+    base: float, sensitivity: float, trust: float, commitment: float, factor: float = 1.0
+) -> float:
+    """Churn at renewal falls with trust and commitment: (base + s * (1 - (T + C) / 2)) * factor."""
+    return clamp((base + sensitivity * (1.0 - 0.5 * (trust + commitment))) * factor)
+
+
+def effort_share(
+    commitment: float, effort_min: float, effort_max: float, downturn: bool, downturn_cut: float
+) -> float:
+    """Share of rep time on this vendor, f(C_R); in a downturn the uncommitted part shifts away."""
+    effort = effort_min + (effort_max - effort_min) * clamp(commitment)
+    if downturn:
+        effort *= 1.0 - downturn_cut * (1.0 - clamp(commitment))
+    return clamp(effort)
+
+
+def shortfall(bookings_usd: float, target_usd: float) -> float:
+    """Share of the target not reached, in [0, 1]; 0 when there is no target."""
+    if target_usd <= 0.0:
+        return 0.0
+    return clamp(1.0 - bookings_usd / target_usd)
+
+
+def discount_factor(day: float, rate_per_year: float) -> float:
+    """Present value of one dollar paid on `day`, at `rate_per_year`."""
+    return (1.0 + rate_per_year) ** (-day / YEAR_DAYS)

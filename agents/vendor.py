@@ -1,0 +1,147 @@
+"""Vendor: the U.S. company's support desk, reviews, relationship investment and money.
+
+The support desk is a SimPy Resource with `support_staff` servers answering document
+requests FIFO with exponential service times. Reviews compare bookings with the pro-rated
+target; after the patience period a shortfall cuts support, a second one ends the
+partnership. Processes: `reviewing`, `visiting` (executive visits), `enabling`
+(monthly co-selling, partner enablement and fixed costs).
+"""
+
+from __future__ import annotations
+
+import mesa
+import simpy
+
+from agents import rules
+
+
+class Vendor(mesa.Agent):
+    """The U.S. software vendor."""
+
+    def __init__(self, model, rngs: dict) -> None:
+        super().__init__(model)
+        policy = model.params.policy
+        self.rngs = rngs
+        self.staff = policy.support_staff
+        self.turnaround_days = policy.turnaround_days
+        self.desk = simpy.Resource(model.env, capacity=policy.support_staff)
+        self.support_cut = False
+        self.misread_forecast_usd = 0.0
+        self.forecast_usd = 0.0
+        self.market_value_usd = 0.0
+        self.answers_this_month = 0
+        self.fast_answers_this_month = 0
+        self._held_slots: list = []
+
+    # ---------------------------------------------------------------- support desk
+    def answering(self, client, deal):
+        """A document request: queue at the desk, wait for the answer; a slow one is a violation."""
+        m = self.model
+        env, tp = m.env, m.params.trust
+        deal.documents += 1
+        asked = env.now
+        with self.desk.request() as slot:
+            yield slot
+            mean = self.turnaround_days * m.followup
+            if mean > 0:
+                yield env.timeout(self.rngs["documents"].exponential(mean))
+        waited = env.now - asked
+        self.answers_this_month += 1
+        if waited > tp.slow_answer_days:
+            client.violate_all(tp.slow_answer_severity)
+        else:
+            self.fast_answers_this_month += 1
+            client.last_progress_day = env.now
+
+    def fast_answer_share(self) -> float:
+        """Share of last month's answers that were fast (0 when there were none); resets."""
+        share = (
+            self.fast_answers_this_month / self.answers_this_month if self.answers_this_month else 0
+        )
+        self.answers_this_month = self.fast_answers_this_month = 0
+        return share
+
+    def cut_support(self) -> None:
+        """Halve the desk (its freed servers are held for good) and slow its answers."""
+        m = self.model
+        keep = max(1, round(self.staff * m.params.vendor.support_cut_factor))
+        for _ in range(self.staff - keep):
+            request = self.desk.request()  # never released: the server is gone
+            self._held_slots.append(request)
+        self.staff = keep
+        self.turnaround_days *= 2.0
+        self.support_cut = True
+        m.reseller.violate(m.params.trust.support_cut_severity)
+
+    # ---------------------------------------------------------------- reviews
+    def reviewing(self):
+        """Every review_months: pressure when below target; cut or exit after patience."""
+        m = self.model
+        env, p = m.env, m.params
+        period_days = p.policy.review_months * rules.MONTH_DAYS
+        while m.partnership_active:
+            yield env.timeout(period_days)
+            months = env.now / rules.MONTH_DAYS
+            target = p.policy.target_per_rep_usd * p.partner.reps * months / 12.0
+            self.update_forecast()
+            gap = rules.shortfall(m.bookings_usd, target)
+            if gap > 0:
+                m.reseller.violate(p.trust.pressure_severity * gap)
+            if months + 1e-9 < p.policy.patience_months:
+                continue
+            if m.bookings_usd >= p.policy.exit_threshold * target:
+                continue
+            if self.support_cut:
+                m.terminate()
+                return
+            self.cut_support()
+
+    def update_forecast(self) -> None:
+        """Open pipeline weighted by stage, inflated by misread 'we will consider it' signals."""
+        m = self.model
+        weights = {"engaged": 0.1, "evaluation": 0.4, "ringi": 0.7}
+        pipeline = sum(
+            weights.get(c.stage, 0.0) * c.deal_value_usd for c in m.clients if c.deal is not None
+        )
+        self.forecast_usd = pipeline + self.misread_forecast_usd
+        years = max(m.env.now / rules.YEAR_DAYS, 1e-9)
+        self.market_value_usd = m.bookings_usd / years + self.forecast_usd
+
+    # ---------------------------------------------------------------- relationship
+    def visiting(self):
+        """Executive visits: the reseller and one open opportunity's buying center."""
+        m = self.model
+        env, p = m.env, m.params
+        rate_per_day = p.policy.relationship_investment * p.policy.exec_visits_per_year / 365.0
+        if rate_per_day <= 0:
+            return
+        rng = self.rngs["visits"]
+        while m.partnership_active:
+            yield env.timeout(rng.exponential(1.0 / rate_per_day))
+            if not m.partnership_active:
+                return
+            m.spend("executive_visit", p.vendor.exec_visit_cost_usd)
+            m.reseller.favour()
+            open_clients = [c for c in m.clients if c.deal is not None]
+            if open_clients:
+                open_clients[int(rng.integers(len(open_clients)))].executive_visit()
+
+    def enabling(self):
+        """Monthly: support staff and enablement costs; co-selling raises skill and trust."""
+        m = self.model
+        env, p = m.env, m.params
+        rng = self.rngs["visits"]
+        invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
+        while m.partnership_active:
+            yield env.timeout(rules.MONTH_DAYS)
+            if not m.partnership_active:
+                return
+            m.spend("support_staff", self.staff * p.vendor.staff_cost_usd_per_year / 12.0)
+            if invest <= 0:
+                continue
+            m.spend("enablement", invest * p.vendor.enablement_usd_per_year / 12.0)
+            gain = invest * p.partner.enablement_per_year / 12.0
+            for rep in m.reseller.reps:
+                rep.bicultural += gain * (1.0 - rep.bicultural)
+            if rng.random() < invest:
+                m.reseller.favour()

@@ -1,0 +1,1 @@
+"""Experiments: design, execution, storage, reports and the `partnersim` command."""

@@ -1,0 +1,243 @@
+"""PartnershipModel: a Mesa model that owns the SimPy clock, the agents and the recorder.
+
+Time is `env.now` in days. `step()` exists for the Mesa ecosystem (batch_run, DataCollector,
+visualization): it advances the SimPy clock by one month. Nothing in the model counts steps.
+Agents reach shared state through the model: parameters, derived rates, the partnership's
+status, and the ledgers `book` (revenue) and `spend` (vendor costs).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mesa
+import numpy as np
+import simpy
+
+from agents import policies, rules
+from agents.client import STAGES, ClientOrganization
+from agents.economy import Economy
+from agents.policies import ConfigError, Parameters
+from agents.rep import SalesRep
+from agents.reseller import Reseller
+from agents.vendor import Vendor
+from sim import rng as rngs
+from sim.record import Recorder
+
+MODEL_REPORTERS = (
+    "revenue_usd",
+    "bookings_usd",
+    "cumulative_revenue_usd",
+    "partnership_active",
+    "mean_stakeholder_trust",
+    "reseller_trust",
+    "reseller_commitment",
+    "effort_share",
+    "vendor_forecast_usd",
+)
+
+
+class PartnershipModel(mesa.Model):
+    """A U.S. vendor selling in a market through a reseller, on a SimPy clock in days.
+
+    Args:
+        market: market profile name (`japan`, `us`) or a Market.
+        policy: preset name (`us_urgency`, `jp_relationship`, `hybrid`) or a Policy.
+        years: horizon; `running` turns false when the clock reaches it.
+        seed: an int, or a numpy SeedSequence (the run's root sequence).
+        rng: accepted for Mesa compatibility; an int or SeedSequence used like `seed`.
+        params: a complete Parameters object (overrides market and policy when given).
+        **overrides: any parameter with `__` for `.`, e.g. `policy__patience_months=12`.
+    """
+
+    def __init__(
+        self,
+        market: str | policies.Market = "japan",
+        policy: str | policies.Policy = "hybrid",
+        years: float = 5,
+        seed: int | np.random.SeedSequence | None = None,
+        rng: int | np.random.SeedSequence | None = None,
+        params: Parameters | None = None,
+        **overrides: Any,
+    ) -> None:
+        root = seed if seed is not None else rng
+        if not isinstance(root, np.random.SeedSequence):
+            root = rngs.root_sequence(root)
+        super().__init__(seed=int(root.generate_state(1)[0]))
+        dotted = {key.replace("__", "."): value for key, value in overrides.items()}
+        if params is None:
+            params = policies.build(market, policy, dotted)
+        else:
+            params = policies.with_overrides(params, dotted)
+        if not (isinstance(years, int | float) and 0 < years <= 200):
+            raise ConfigError("years", years, "a number of years in (0, 200]")
+        self.params = params
+        self.years = years
+        self.horizon_days = years * rules.YEAR_DAYS
+        self.root_seed = root
+        self.env = simpy.Environment()
+        self.recorder = Recorder()
+        self.partnership_active = True
+        self.terminated_day: float | None = None
+        self.bookings_usd = 0.0
+        self.revenue_usd = 0.0
+        self._month_bookings = 0.0
+        self._month_revenue = dict.fromkeys(("new", "renewal", "expansion"), 0.0)
+        self._month_costs = 0.0
+        self.churned_accounts = 0
+        self._derive()
+
+        self.economy = Economy(self, rngs.stream(root, rngs.ECONOMY_KEY, "economy"))
+        self.vendor = Vendor(
+            self, self._streams(rngs.VENDOR_KEY, ("reviews", "visits", "documents"))
+        )
+        self.reseller = Reseller(self)
+        reps = [
+            SalesRep(self, i, self._streams(rngs.REP_KEY_BASE + i, ("prospecting",)))
+            for i in range(params.partner.reps)
+        ]
+        self.reseller.reps = reps
+        client_purposes = ("meetings", "nurturing", "ringi", "evaluation", "incidents", "account")
+        self.clients = []
+        for i in range(params.market.clients):
+            key = rngs.CLIENT_KEY_BASE + i
+            population = rngs.stream(root, key, "population")
+            client = ClientOrganization(self, i, population, self._streams(key, client_purposes))
+            self.clients.append(client)
+            reps[i % len(reps)].territory.append(client)
+        self._start_processes()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _reporter(name) for name in MODEL_REPORTERS}
+        )
+        self.monthly_sample = self.recorder.monthly_row(self, 0)
+        self.datacollector.collect(self)
+
+    # ---------------------------------------------------------------- construction
+    def _streams(self, key: int, purposes: tuple[str, ...]) -> dict[str, np.random.Generator]:
+        return {purpose: rngs.stream(self.root_seed, key, purpose) for purpose in purposes}
+
+    def _derive(self) -> None:
+        """Rates that follow from the parameters; recomputed when the policy changes."""
+        p = self.params
+        self.comfort_k = rules.comfort_interactions(p.market.culture.uai)
+        self.meeting_interval_days = rules.meeting_interval_days(
+            p.policy.urgency, p.market.meeting_interval_min_days, p.market.meeting_interval_max_days
+        )
+        self.followup = rules.followup_factor(p.policy.urgency, p.policy.followup_bound)
+        self.overselling = p.policy.overselling if p.mechanisms.overselling else 0.0
+
+    def _start_processes(self) -> None:
+        """Processes start in a fixed order: same-time events then run in that order."""
+        env, mech = self.env, self.params.mechanisms
+        env.process(self.observing())
+        env.process(self.reseller.committing())
+        env.process(self.vendor.enabling())
+        if mech.reviews:
+            env.process(self.vendor.reviewing())
+        if mech.relationship:
+            env.process(self.vendor.visiting())
+        if mech.downturns:
+            env.process(self.economy.downturns())
+        if mech.prospecting:
+            for rep in self.reseller.reps:
+                env.process(rep.prospecting())
+        else:
+            for client in self.clients:
+                rep = self.reseller.reps[client.index % len(self.reseller.reps)]
+                env.process(client.selling(rep))
+
+    # ---------------------------------------------------------------- shared state
+    @property
+    def in_downturn(self) -> bool:
+        return self.economy.in_downturn
+
+    @property
+    def events(self) -> int:
+        """SimPy events processed so far (scheduled minus still queued)."""
+        # simpy numbers every scheduled event with an itertools.count; its repr is "count(N)"
+        scheduled = int(repr(self.env._eid)[6:-1])
+        return scheduled - len(self.env._queue)
+
+    def misread_probability(self, rep: SalesRep) -> float:
+        p = self.params
+        if not p.mechanisms.misreads:
+            return 0.0
+        return rules.misread_probability(
+            p.trust.p0,
+            p.trust.kappa,
+            p.market.culture.context,
+            p.vendor.home_context,
+            rep.bicultural,
+        )
+
+    def set_policy(self, **levers: Any) -> None:
+        """Change policy parameters mid-run (a strategist's decision between months)."""
+        dotted = {f"policy.{name}": value for name, value in levers.items()}
+        self.params = policies.with_overrides(self.params, dotted)
+        self._derive()
+
+    def book(self, client: ClientOrganization, kind: str, amount_usd: float) -> None:
+        """Revenue: a new deal, a renewal or an expansion, paid now."""
+        self.recorder.revenue(self.env.now, client.unique_id, kind, amount_usd)
+        self.revenue_usd += amount_usd
+        self._month_revenue[kind] += amount_usd
+        if kind == "new":
+            self.bookings_usd += amount_usd
+            self._month_bookings += amount_usd
+
+    def spend(self, kind: str, amount_usd: float) -> None:
+        """A vendor cost, paid now."""
+        self.recorder.cost(self.env.now, kind, amount_usd)
+        self._month_costs += amount_usd
+
+    def churned(self, client: ClientOrganization) -> None:
+        self.churned_accounts += 1
+
+    def terminate(self) -> None:
+        """The vendor ends the partnership: no new deal closes from now on."""
+        self.partnership_active = False
+        self.terminated_day = self.env.now
+
+    # ---------------------------------------------------------------- time
+    def observing(self):
+        """Monthly observer: one sample of the state at each month's end."""
+        month = 0
+        while True:
+            yield self.env.timeout(rules.MONTH_DAYS)
+            month += 1
+            self.monthly_sample = self.recorder.monthly_row(self, month)
+            self._month_bookings = 0.0
+            self._month_revenue = dict.fromkeys(self._month_revenue, 0.0)
+            self._month_costs = 0.0
+
+    def step(self) -> None:
+        """Mesa adapter: advance the SimPy clock by one month and collect the model reporters."""
+        until = min(self.steps * rules.MONTH_DAYS, self.horizon_days) + 1e-9
+        if until > self.env.now:
+            self.env.run(until=until)
+        self.datacollector.collect(self)
+        if self.env.now >= self.horizon_days - 1e-6:
+            self.running = False
+
+    def run_to_end(self) -> None:
+        """Run the clock to the horizon (what `simulate` does; no Mesa steps)."""
+        self.env.run(until=self.horizon_days + 1e-9)
+        self.running = False
+
+    def stage_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STAGES, 0)
+        for client in self.clients:
+            counts[client.stage_now()] += 1
+        return counts
+
+    def mean_stakeholder_trust(self) -> float:
+        """Mean trust over stakeholders of clients in an open deal or an active account."""
+        values = [
+            t for c in self.clients if c.deal is not None or c.stage == "customer" for t in c.trust
+        ]
+        return float(sum(values) / len(values)) if values else math.nan
+
+
+def _reporter(name: str):
+    return lambda model: model.monthly_sample[name]

@@ -1,0 +1,144 @@
+"""A run is a function: `simulate(spec) -> RunResult`, no file I/O.
+
+A RunSpec is plain, picklable and hashable data (parameters, horizon, seed, replication);
+its `run_id` is a hash of exactly that, so the same spec always names the same run. The
+seed of replication r is SeedSequence(seed, spawn_key=(r,)) whatever the policy: every
+policy of an experiment sees the same clients and random inputs (common random numbers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from agents import policies, rules
+from agents.policies import Parameters
+from sim import rng as rngs
+from sim.model import PartnershipModel
+
+# Outcomes that may be missing (no deal won, partnership never ended) keep a fixed type.
+NULLABLE_OUTCOMES = {
+    "terminated_day": pl.Float64,
+    "terminated_month": pl.Int64,
+    "first_deal_day": pl.Float64,
+    "win_rate": pl.Float64,
+    "median_cycle_days": pl.Float64,
+    "mean_client_trust_end": pl.Float64,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSpec:
+    """Everything that determines one run."""
+
+    params: Parameters
+    years: float = 5
+    seed: int = 0
+    replication: int = 0
+    experiment: str = ""
+    design_point: int = 0
+    run_id: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256(
+            repr((self.params, float(self.years), self.seed, self.replication)).encode()
+        ).hexdigest()[:16]
+        object.__setattr__(self, "run_id", digest)
+
+    @property
+    def spawn_key(self) -> tuple[int, ...]:
+        return (self.replication,)
+
+    def root_seed(self) -> np.random.SeedSequence:
+        return rngs.root_sequence(self.seed, self.spawn_key)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The three tables of one run (MODEL.md §6)."""
+
+    runs: pl.DataFrame
+    monthly: pl.DataFrame
+    deals: pl.DataFrame
+
+
+def make_spec(
+    market: str = "japan",
+    policy: str = "hybrid",
+    overrides: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> RunSpec:
+    """Convenience: a RunSpec from names and dotted overrides."""
+    return RunSpec(params=policies.build(market, policy, overrides), **kwargs)
+
+
+def run_model(spec: RunSpec) -> PartnershipModel:
+    """Build the model for a spec and run its clock to the horizon."""
+    model = PartnershipModel(params=spec.params, years=spec.years, seed=spec.root_seed())
+    model.run_to_end()
+    return model
+
+
+def simulate(spec: RunSpec) -> RunResult:
+    """Run one spec and return its runs, monthly and deals tables."""
+    model = run_model(spec)
+    rec = model.recorder
+    run_id = pl.lit(spec.run_id).alias("run_id")
+    monthly = rec.monthly_frame().select(run_id, pl.all())
+    deals = rec.deals_frame().select(run_id, pl.all())
+    runs = pl.DataFrame([runs_row(spec, model)], schema_overrides=NULLABLE_OUTCOMES)
+    return RunResult(runs=runs, monthly=monthly, deals=deals)
+
+
+def runs_row(spec: RunSpec, model: PartnershipModel) -> dict[str, Any]:
+    """One row: identity, seed, every parameter by dotted name, and the run's outcomes."""
+    p = model.params
+    rec = model.recorder
+    margin = p.partner.margin
+    rate = p.vendor.discount_rate
+    revenue_y1 = sum(a for day, _, _, a in rec.ledger if day < rules.YEAR_DAYS)
+    npv = sum((1 - margin) * a * rules.discount_factor(d, rate) for d, _, _, a in rec.ledger)
+    npv -= sum(a * rules.discount_factor(d, rate) for d, _, a in rec.costs)
+    decided = [d for d in rec.deals if d.outcome != "open"]
+    won = [d for d in decided if d.outcome == "won"]
+    cycles = [d.decision_day - d.first_contact_day for d in won]
+    customers = [c for c in model.clients if c.stage == "customer"]
+    end_trust = [t for c in customers for t in c.trust]
+    terminated = model.terminated_day
+    return {
+        "run_id": spec.run_id,
+        "experiment": spec.experiment,
+        "design_point": spec.design_point,
+        "replication": spec.replication,
+        "seed_entropy": str(spec.seed),
+        "seed_spawn_key": ",".join(map(str, spec.spawn_key)),
+        "years": float(spec.years),
+        **policies.flatten(p),
+        "revenue_year1_usd": revenue_y1,
+        "revenue_total_usd": model.revenue_usd,
+        "revenue_per_rep_year1_usd": revenue_y1 / p.partner.reps,
+        "bookings_total_usd": model.bookings_usd,
+        "npv_usd": npv,
+        "partnership_terminated": terminated is not None,
+        "terminated_day": terminated,
+        "terminated_month": None
+        if terminated is None
+        else math.ceil(terminated / rules.MONTH_DAYS),
+        "first_deal_day": min((d.decision_day for d in won), default=None),
+        "deals_won": len(won),
+        "deals_lost": sum(d.outcome == "lost" for d in decided),
+        "deals_stalled": sum(d.outcome == "stalled" for d in decided),
+        "deals_open_end": len(rec.deals) - len(decided),
+        "win_rate": len(won) / len(decided) if decided else None,
+        "median_cycle_days": statistics.median(cycles) if cycles else None,
+        "accounts_active_end": len(customers),
+        "accounts_churned_end": model.churned_accounts,
+        "mean_client_trust_end": sum(end_trust) / len(end_trust) if end_trust else None,
+        "events": model.events,
+    }
