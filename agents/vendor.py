@@ -53,6 +53,10 @@ class Vendor(mesa.Agent):
             self.fast_answers_this_month += 1
             client.last_progress_day = env.now
 
+    def serving(self) -> int:
+        """Requests being answered now (servers held after a support cut are not serving)."""
+        return self.desk.count - len(self._held_slots)
+
     def fast_answer_share(self) -> float:
         """Share of last month's answers that were fast (0 when there were none); resets."""
         share = (

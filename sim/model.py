@@ -193,6 +193,7 @@ class PartnershipModel(mesa.Model):
 
     def churned(self, client: ClientOrganization) -> None:
         self.churned_accounts += 1
+        self.recorder.churns.append((self.env.now, client.unique_id))
 
     def terminate(self) -> None:
         """The vendor ends the partnership: no new deal closes from now on."""

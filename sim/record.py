@@ -77,6 +77,7 @@ class Recorder:
         self.monthly: list[dict[str, Any]] = []
         self.ledger: list[tuple[float, int, str, float]] = []
         self.costs: list[tuple[float, str, float]] = []
+        self.churns: list[tuple[float, int]] = []  # (day, client)
 
     def revenue(self, day: float, client: int, kind: str, amount_usd: float) -> None:
         self.ledger.append((day, client, kind, amount_usd))
