@@ -169,7 +169,7 @@ class ClientOrganization(mesa.Agent):
             self.ceiling[i] = rules.scarred_ceiling(self.ceiling[i], p.trust.d_scar)
             self.trust[i] = min(self.trust[i], self.ceiling[i])
             self.violate(i, severity)
-        m.reseller.violate(p.trust.deception_severity * 0.5)
+        m.reseller.violate(severity * 0.5 * p.market.partner_sensitivity)
 
     # ---------------------------------------------------------------- selling
     def favourable_chance(self, people: list[int]) -> float:
@@ -211,12 +211,12 @@ class ClientOrganization(mesa.Agent):
                 continue
             yield from rep.meeting(1.0)
             deal.meetings += 1
-            everyone = list(range(self.size))
+            present = self.attendees(rng)
             if rng.random() < m.misread_probability(rep):
                 deal.misreads += 1
                 m.vendor.misread_forecast_usd += 0.1 * self.deal_value_usd
-            elif rng.random() < self.favourable_chance(everyone):
-                for i in everyone:
+            elif rng.random() < self.favourable_chance(present):
+                for i in present:
                     self.favour(i)
                 self.last_progress_day = env.now
             self.maybe_pitch(deal)
@@ -229,7 +229,10 @@ class ClientOrganization(mesa.Agent):
                 deal.proposal_day = env.now
             if mech.poc and not evaluated:
                 evaluated = True
-                yield from self.evaluating(deal)
+                walked_away = yield from self.evaluating(deal)
+                if walked_away:
+                    outcome = "lost"
+                    break
                 if not m.partnership_active:
                     outcome = "lost"
                     break
@@ -237,6 +240,14 @@ class ClientOrganization(mesa.Agent):
                     continue
             outcome = yield from self.deciding(deal)
         self.close(deal, outcome, rep)
+
+    def attendees(self, rng) -> list[int]:
+        """Who comes to a group meeting; the decider when nobody else does."""
+        attendance = self.model.params.market.attendance
+        if attendance >= 1.0:
+            return list(range(self.size))
+        present = [i for i, u in enumerate(rng.random(self.size)) if u < attendance]
+        return present or [0]
 
     def stall_days(self, deal: Deal) -> float:
         """Days without progress before the opportunity is lost."""
@@ -296,10 +307,12 @@ class ClientOrganization(mesa.Agent):
         yield m.env.timeout(p.market.poc_days)
         self.in_use = False
         self.stage = "engaged"
+        self.last_progress_day = m.env.now
         if self.overselling_discovered_now():
             deal.overselling_discovered = True
             self.deceive()
-        self.last_progress_day = m.env.now
+            return self.rngs["evaluation"].random() < p.market.deception_walkaway
+        return False
 
     def overselling_discovered_now(self) -> bool:
         m = self.model
@@ -312,12 +325,11 @@ class ClientOrganization(mesa.Agent):
         """U.S. rule: value beats price. Japanese rule: ringi through every approver."""
         m = self.model
         p = m.params
-        if p.market.decision_rule == "champion_buyer":
-            if not p.mechanisms.value_check:
-                return "won"
-            lift = p.product.oversell_value_lift * m.overselling if p.mechanisms.overselling else 0
-            return "won" if self.value_ratio * (1.0 + lift) >= 1.0 else "lost"
-        if not p.mechanisms.ringi:
+        if p.mechanisms.value_check:
+            lift = p.product.oversell_value_lift * p.market.oversell_credibility * m.overselling
+            if self.value_ratio * (1.0 + lift) < 1.0:
+                return "lost"
+        if p.market.decision_rule == "champion_buyer" or not p.mechanisms.ringi:
             return "won"
         deal.ringi_start_day = m.env.now
         self.stage = "ringi"
@@ -403,6 +415,16 @@ class ClientOrganization(mesa.Agent):
                 self.favour(i)
         self.last_progress_day = self.model.env.now
 
+    def account_contact(self) -> None:
+        """Account management: a non-selling contact with one stakeholder of a customer."""
+        m = self.model
+        p = m.params
+        rng = self.rngs["account"]
+        m.spend("nurture", p.vendor.nurture_contact_cost_usd)
+        i = int(rng.integers(self.size))
+        if rng.random() < p.market.nonselling_value * self.favourable_chance([i]):
+            self.favour(i)
+
     # ---------------------------------------------------------------- account life
     def maintaining_account(self, deal: Deal):
         """Monthly commitment; yearly renewal with churn and expansion; late discovery."""
@@ -414,6 +436,7 @@ class ClientOrganization(mesa.Agent):
         if not deal.overselling_discovered and self.overselling_discovered_now():
             discovery_month = int(rng.integers(1, 7))
         month = 0
+        leaving = False  # discovered overselling: the client leaves at its next renewal
         while True:
             yield env.timeout(rules.MONTH_DAYS)
             month += 1
@@ -421,9 +444,13 @@ class ClientOrganization(mesa.Agent):
                 self.commitment[i] = rules.after_commitment_month(
                     self.commitment[i], self.trust[i], p.trust.benefit, p.trust.eta
                 )
+            invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
+            if rng.random() < invest:
+                self.account_contact()
             if month == discovery_month:
                 deal.overselling_discovered = True
                 self.deceive()
+                leaving = rng.random() < p.market.deception_walkaway
             if month % 12:
                 continue
             churn = 0.0
@@ -435,7 +462,7 @@ class ClientOrganization(mesa.Agent):
                     self.mean_commitment(),
                     p.economy.churn_factor if m.in_downturn else 1.0,
                 )
-            if rng.random() < churn:
+            if leaving or rng.random() < churn:
                 self.stage = "churned"
                 self.in_use = False
                 m.churned(self)

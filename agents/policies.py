@@ -155,6 +155,9 @@ class Market(_Group):
     meeting_interval_max_days: float = param(
         20.0, "days", 0, 365, "mean days between meetings at zero urgency"
     )
+    attendance: float = param(
+        0.8, "probability", 0, 1, "chance a stakeholder attends a group meeting"
+    )
     meeting_accept_prob: float = param(0.8, "probability", 0, 1, "chance a meeting is accepted")
     stall_days: float = param(150.0, "days", 0, 3650, "days without progress before a loss")
     wiifm_meetings: int = param(0, "meetings", 0, 100, "meetings before buyers expect a proposal")
@@ -164,6 +167,18 @@ class Market(_Group):
     severity_scale: float = param(1.5, "ratio", 0, 5, "perceived incident severity multiplier")
     incident_trust_share: float = param(1.0, "share", 0, 1, "share of an incident felt as trust")
     sla_credit_share: float = param(0.0, "share of value", 0, 1, "SLA credit per unit severity")
+    deception_walkaway: float = param(
+        0.5, "probability", 0, 1, "chance discovered overselling ends the opportunity"
+    )
+    partner_sensitivity: float = param(
+        1.0, "ratio", 0, 5, "how much pressure and discovered overselling cost partner trust"
+    )
+    oversell_credibility: float = param(
+        1.0, "ratio", 0, 1, "how much of an oversold value buyers believe"
+    )
+    partner_trust_weight: float = param(
+        0.9, "share", 0, 1, "weight of trust (vs sales success) in the partner's commitment"
+    )
     poc_days: float = param(45.0, "days", 0, 365, "proof-of-concept length")
     churn_base: float = param(0.03, "probability/year", 0, 1, "churn at full trust and commitment")
     churn_trust_sensitivity: float = param(0.5, "probability/year", 0, 1, "extra churn at no trust")
@@ -242,15 +257,18 @@ class Partner(_Group):
 
     PREFIX: ClassVar[str] = "partner"
     reps: int = param(10, "reps", 1, 10_000, "sales reps on the vendor's product")
-    meetings_per_week: float = param(10.0, "meetings/week", 0.1, math.inf, "rep meeting capacity")
-    max_open_opportunities: int = param(30, "opportunities", 1, 10_000, "open pipeline per rep")
+    meetings_per_week: float = param(15.0, "meetings/week", 0.1, math.inf, "rep meeting capacity")
+    max_open_opportunities: int = param(10, "opportunities", 1, 10_000, "open pipeline per rep")
     bicultural: float = param(0.4, "skill", 0, 1, "rep bicultural skill at hire")
     enablement_per_year: float = param(0.3, "skill/year", 0, 1, "skill gain at full enablement")
+    enablement_time_share: float = param(
+        0.3, "share", 0, 1, "selling time a ramping rep gives to enablement at full investment"
+    )
     margin: float = param(0.3, "share", 0, 1, "reseller margin on each sale")
     trust_initial: float = param(0.5, "trust", 0, 1, "reseller trust in the vendor T_R")
-    commitment_initial: float = param(0.3, "commitment", 0, 1, "reseller commitment C_R")
-    effort_min: float = param(0.2, "share", 0, 1, "effort share at zero commitment")
-    effort_max: float = param(0.8, "share", 0, 1, "effort share at full commitment")
+    commitment_initial: float = param(0.4, "commitment", 0, 1, "reseller commitment C_R")
+    effort_min: float = param(0.3, "share", 0, 1, "effort share at zero commitment")
+    effort_max: float = param(0.9, "share", 0, 1, "effort share at full commitment")
     downturn_effort_cut: float = param(0.5, "share", 0, 1, "effort an uncommitted partner moves")
 
     def __post_init__(self) -> None:
@@ -266,7 +284,7 @@ class Product(_Group):
     """The vendor's product: fit, quality and what overselling promises."""
 
     PREFIX: ClassVar[str] = "product"
-    fit: float = param(0.85, "probability", 0, 1, "product fit: favourable chance at full trust")
+    fit: float = param(0.9, "probability", 0, 1, "product fit: favourable chance at full trust")
     incident_rate_per_year: float = param(1.5, "incidents/year", 0, 365, "incidents per client")
     severity_mean: float = param(0.3, "severity", 0, 1, "mean incident severity")
     oversell_discovery: float = param(0.8, "d", 0, 1, "discovery chance per unit overselling")
@@ -304,7 +322,7 @@ class Vendor(_Group):
     discount_rate: float = param(0.1, "per year", 0, 1, "NPV discount rate")
     staff_cost_usd_per_year: float = param(120_000.0, "USD/year", 0, None, "per support staff")
     exec_visit_cost_usd: float = param(25_000.0, "USD", 0, None, "per executive visit")
-    nurture_contact_cost_usd: float = param(1_500.0, "USD", 0, None, "per non-selling contact")
+    nurture_contact_cost_usd: float = param(300.0, "USD", 0, None, "per non-selling contact")
     enablement_usd_per_year: float = param(
         150_000.0, "USD/year", 0, None, "co-selling and enablement at full investment"
     )
@@ -382,8 +400,8 @@ PRESETS: dict[str, Policy] = {
         relationship_investment=0.1,
         proposal_timing="first_meeting",
         overselling=0.4,
-        support_staff=1,
-        turnaround_days=12.0,
+        support_staff=2,
+        turnaround_days=5.0,
         patience_months=12,
         review_months=3,
     ),
@@ -393,8 +411,8 @@ PRESETS: dict[str, Policy] = {
         relationship_investment=0.9,
         proposal_timing="after_consensus",
         overselling=0.0,
-        support_staff=4,
-        turnaround_days=3.0,
+        support_staff=6,
+        turnaround_days=1.5,
         patience_months=36,
         review_months=12,
     ),
@@ -404,8 +422,8 @@ PRESETS: dict[str, Policy] = {
         relationship_investment=0.8,
         proposal_timing="after_key_comfortable",
         overselling=0.0,
-        support_staff=4,
-        turnaround_days=3.0,
+        support_staff=6,
+        turnaround_days=1.5,
         patience_months=24,
         review_months=3,
     ),

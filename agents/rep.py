@@ -35,13 +35,27 @@ class SalesRep(mesa.Agent):
             return 1.0
         return rules.ramp(m.env.now - self.hired_day, m.params.market.ramp_tau_days)
 
+    def selling_share(self) -> float:
+        """Share of rep time on selling this product: effort, less enablement while ramping."""
+        m = self.model
+        p = m.params
+        invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
+        training = invest * p.partner.enablement_time_share * (1.0 - self.ramp())
+        return m.reseller.effort * (1.0 - training)
+
+    def pipeline_limit(self) -> int:
+        """Open opportunities the rep can serve at the policy's cadence with its current effort."""
+        m = self.model
+        p = m.params.partner
+        return max(1, round(p.max_open_opportunities * m.reseller.effort))
+
     def meeting(self, length: float):
         """Hold a meeting (length 1 = a full selling meeting), queueing while the rep is busy."""
         m = self.model
         self.meetings_held += 1
         if not m.params.mechanisms.capacity:
             return
-        days = length * 7.0 / m.params.partner.meetings_per_week / max(m.reseller.effort, 0.05)
+        days = length * 7.0 / m.params.partner.meetings_per_week / max(self.selling_share(), 0.05)
         with self.capacity.request() as slot:
             yield slot
             yield m.env.timeout(days)
@@ -57,12 +71,12 @@ class SalesRep(mesa.Agent):
             return
         while m.partnership_active:
             yield env.timeout(rng.exponential(1.0 / top_rate_per_day))
-            share = self.ramp() * m.reseller.effort
+            share = self.ramp() * self.selling_share()
             if m.in_downturn:
                 share *= p.economy.prospect_factor
             if rng.random() >= share or not m.partnership_active:
                 continue
-            if self.open_deals >= p.partner.max_open_opportunities:
+            if self.open_deals >= self.pipeline_limit():
                 continue
             available = [c for c in self.territory if c.is_available()]
             if available:

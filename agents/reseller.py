@@ -53,14 +53,17 @@ class Reseller(mesa.Agent):
         )
 
     def committing(self):
-        """Monthly: commitment moves toward trust x benefit; effort follows commitment."""
+        """Monthly: commitment moves toward trust and sales success; effort follows it."""
         m = self.model
-        tp = m.params.trust
+        p = m.params
         while True:
             yield m.env.timeout(rules.MONTH_DAYS)
             if m.vendor.fast_answer_share() >= 0.8:
                 self.favour()
-            self.commitment = rules.after_commitment_month(
-                self.commitment, self.trust, tp.benefit, tp.eta
+            target_usd = p.policy.target_per_rep_usd * p.partner.reps * m.env.now / rules.YEAR_DAYS
+            success = 1.0 - rules.shortfall(m.bookings_usd, target_usd)
+            goal = rules.partner_commitment_target(
+                self.trust, success, p.market.partner_trust_weight
             )
+            self.commitment = rules.after_commitment_month(self.commitment, goal, 1.0, p.trust.eta)
             self.effort = self.effort_now()

@@ -72,6 +72,12 @@ def after_commitment_month(commitment: float, trust: float, benefit: float, eta:
     return clamp(commitment + eta * (trust * benefit - commitment))
 
 
+def partner_commitment_target(trust: float, success: float, trust_weight: float) -> float:
+    """What the partner's commitment tends to: trust and sales success, weighted; in [0, 1]."""
+    w = clamp(trust_weight)
+    return clamp(w * clamp(trust) + (1.0 - w) * clamp(success))
+
+
 def misread_probability(
     p0: float, kappa: float, context_sender: float, context_receiver: float, bicultural: float
 ) -> float:

@@ -90,7 +90,7 @@ class Vendor(mesa.Agent):
             self.update_forecast()
             gap = rules.shortfall(m.bookings_usd, target)
             if gap > 0:
-                m.reseller.violate(p.trust.pressure_severity * gap)
+                m.reseller.violate(p.trust.pressure_severity * p.market.partner_sensitivity * gap)
             if months + 1e-9 < p.policy.patience_months:
                 continue
             if m.bookings_usd >= p.policy.exit_threshold * target:

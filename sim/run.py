@@ -30,6 +30,7 @@ NULLABLE_OUTCOMES = {
     "win_rate": pl.Float64,
     "median_cycle_days": pl.Float64,
     "mean_client_trust_end": pl.Float64,
+    "renewal_rate": pl.Float64,
 }
 
 
@@ -111,6 +112,7 @@ def runs_row(spec: RunSpec, model: PartnershipModel) -> dict[str, Any]:
     customers = [c for c in model.clients if c.stage == "customer"]
     end_trust = [t for c in customers for t in c.trust]
     terminated = model.terminated_day
+    renewals = sum(kind == "renewal" for _, _, kind, _ in rec.ledger)
     return {
         "run_id": spec.run_id,
         "experiment": spec.experiment,
@@ -139,6 +141,10 @@ def runs_row(spec: RunSpec, model: PartnershipModel) -> dict[str, Any]:
         "median_cycle_days": statistics.median(cycles) if cycles else None,
         "accounts_active_end": len(customers),
         "accounts_churned_end": model.churned_accounts,
+        "renewals": renewals,
+        "renewal_rate": renewals / (renewals + model.churned_accounts)
+        if renewals + model.churned_accounts
+        else None,
         "mean_client_trust_end": sum(end_trust) / len(end_trust) if end_trust else None,
         "events": model.events,
     }
