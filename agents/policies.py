@@ -470,32 +470,35 @@ def build(market: str | Market, policy: str | Policy, overrides: dict[str, Any] 
 
 
 def with_overrides(params: Parameters, overrides: dict[str, Any]) -> Parameters:
-    """Apply `{"policy.patience_months": 12}`; unknown keys and bad values raise ConfigError."""
-    for key in sorted(overrides):
-        params = _set(params, key.split("."), overrides[key], key)
-    return params
+    """Apply `{"policy.patience_months": 12}`; unknown keys and bad values raise ConfigError.
+
+    All changes to one group are applied together, so cross-field checks (min <= max) see
+    the final values whatever the order of the keys.
+    """
+    return _apply(params, {tuple(key.split(".")): value for key, value in overrides.items()}, "")
 
 
-def _set(obj: Any, path: list[str], value: Any, key: str) -> Any:
-    names = {f.name: f for f in dataclasses.fields(obj)}
-    head = path[0]
-    if head not in names or (len(path) == 1 and dataclasses.is_dataclass(getattr(obj, head))):
-        raise ConfigError(key, value, "a known parameter name (see `partnersim presets`)")
-    if len(path) > 1:
-        child = getattr(obj, head)
-        if not dataclasses.is_dataclass(child):
+def _apply(obj: Any, changes: dict[tuple[str, ...], Any], prefix: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    direct: dict[str, Any] = {}
+    nested: dict[str, dict[tuple[str, ...], Any]] = {}
+    for path, value in sorted(changes.items()):
+        key = prefix + ".".join(path)
+        head = path[0]
+        child = getattr(obj, head, None) if head in fields else None
+        is_group = dataclasses.is_dataclass(child)
+        if head not in fields or is_group != (len(path) > 1):
             raise ConfigError(key, value, "a known parameter name (see `partnersim presets`)")
-        return dataclasses.replace(obj, **{head: _set(child, path[1:], value, key)})
-    if (
-        type(names[head].default) is float
-        and isinstance(value, int)
-        and not isinstance(value, bool)
-    ):
-        value = float(value)
-    try:
-        return dataclasses.replace(obj, **{head: value})
-    except ConfigError as err:
-        raise ConfigError(key, value, err.expected) from None
+        if is_group:
+            nested.setdefault(head, {})[path[1:]] = value
+            continue
+        if type(fields[head].default) is float and type(value) is int:
+            value = float(value)
+        direct[head] = value
+    for head, sub in nested.items():
+        direct[head] = _apply(getattr(obj, head), sub, f"{prefix}{head}.")
+    # validation in __post_init__ names keys by the group's PREFIX, so errors are dotted
+    return dataclasses.replace(obj, **direct) if direct else obj
 
 
 def parameter_table(params: Parameters) -> list[dict[str, Any]]:

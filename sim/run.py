@@ -103,9 +103,9 @@ def runs_row(spec: RunSpec, model: PartnershipModel) -> dict[str, Any]:
     rec = model.recorder
     margin = p.partner.margin
     rate = p.vendor.discount_rate
-    revenue_y1 = sum(a for day, _, _, a in rec.ledger if day < rules.YEAR_DAYS)
-    npv = sum((1 - margin) * a * rules.discount_factor(d, rate) for d, _, _, a in rec.ledger)
-    npv -= sum(a * rules.discount_factor(d, rate) for d, _, a in rec.costs)
+    revenue_y1 = sum((a for day, _, _, a in rec.ledger if day < rules.YEAR_DAYS), 0.0)
+    npv = sum(((1 - margin) * a * rules.discount_factor(d, rate) for d, _, _, a in rec.ledger), 0.0)
+    npv -= sum((a * rules.discount_factor(d, rate) for d, _, a in rec.costs), 0.0)
     decided = [d for d in rec.deals if d.outcome != "open"]
     won = [d for d in decided if d.outcome == "won"]
     cycles = [d.decision_day - d.first_contact_day for d in won]

@@ -1,0 +1,148 @@
+"""The `partnersim` command: `simulate` writes its three tables and a summary, `presets`
+lists markets, presets and parameters, and bad input is one line on stderr with exit 2.
+
+The bad-input cases run as real subprocesses (`python -m experiments.cli`), all started
+at once, since each pays the import cost of the model.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from experiments import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--years", "1", "--seed", "3", "--set", "market.clients=30", "--set", "partner.reps=2"]
+
+# (case id, extra arguments, text the error line must contain)
+BAD_INPUT = [
+    ("unknown-market", ["--market", "mars"], "market"),
+    ("unknown-preset", ["--policy", "nope"], "policy"),
+    ("unknown-parameter", ["--set", "policy.nonsense=1"], "policy.nonsense"),
+    ("wrong-type", ["--set", "policy.urgency=abc"], "policy.urgency"),
+    ("out-of-range", ["--set", "policy.urgency=2"], "policy.urgency"),
+    ("no-equals", ["--set", "nonsense"], "nonsense"),
+    ("negative-years", ["--years", "-1"], "years"),
+    ("negative-seed", ["--seed", "-5"], "seed"),
+]
+
+
+def simulate_args(out: Path, *extra: str) -> list[str]:
+    return [
+        "simulate",
+        "--market",
+        "japan",
+        "--policy",
+        "hybrid",
+        *SMALL,
+        *extra,
+        "--out",
+        str(out),
+    ]
+
+
+def existing_runs_table(folder: Path) -> bytes:
+    """Put a runs.parquet from an earlier run in folder; return its bytes."""
+    folder.mkdir(parents=True)
+    pl.DataFrame({"run_id": ["earlier"], "npv_usd": [1.0]}).write_parquet(folder / "runs.parquet")
+    return (folder / "runs.parquet").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory):
+    """Every bad-input case as a subprocess, run concurrently: {case: (result, out, bytes)}."""
+    base = tmp_path_factory.mktemp("bad-input")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = {}
+    for case, extra, _ in BAD_INPUT:
+        out = base / case
+        before = existing_runs_table(out)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "experiments.cli", *simulate_args(out, *extra)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started[case] = (proc, out, before)
+    finished = {}
+    for case, (proc, out, before) in started.items():
+        stdout, stderr = proc.communicate(timeout=120)
+        finished[case] = (proc.returncode, stdout, stderr, out, before)
+    return finished
+
+
+@pytest.mark.parametrize(("case", "extra", "key"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(bad_input_runs, case, extra, key):
+    returncode, stdout, stderr, out, before = bad_input_runs[case]
+    lines = stderr.strip().splitlines()
+    assert returncode == 2, stderr
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("partnersim: error: ")
+    assert key in lines[0]
+    assert "Traceback" not in stderr
+    assert stdout == ""
+    assert sorted(p.name for p in out.iterdir()) == ["runs.parquet"]
+    assert (out / "runs.parquet").read_bytes() == before
+
+
+@pytest.mark.parametrize(("case", "extra", "key"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_bad_input_in_process_creates_no_output_dir(tmp_path, capsys, case, extra, key):
+    out = tmp_path / "never"
+    assert cli.main(simulate_args(out, *extra)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    assert key in captured.err
+    assert not out.exists()
+
+
+def test_simulate_writes_three_tables_and_a_summary(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(simulate_args(out)) == 0
+    printed = capsys.readouterr().out
+
+    runs = pl.read_parquet(out / "runs.parquet")
+    monthly = pl.read_parquet(out / "monthly.parquet")
+    deals = pl.read_parquet(out / "deals.parquet")
+    assert runs.height == 1
+    assert monthly.height == 12
+    assert deals.height >= runs["deals_won"][0] + runs["deals_lost"][0]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "deals.parquet",
+        "monthly.parquet",
+        "runs.parquet",
+    ]
+    row = runs.row(0, named=True)
+    assert row["market.name"] == "japan"
+    assert row["policy.name"] == "hybrid"
+    assert row["market.clients"] == 30
+    assert row["partner.reps"] == 2
+    assert row["years"] == 1.0
+    assert row["seed_entropy"] == "3"
+    assert set(monthly["run_id"]) == {row["run_id"]}
+
+    assert "japan / hybrid" in printed
+    assert "first-year revenue per rep: $" in printed
+    assert "partnership: " in printed
+    assert "win rate " in printed
+    assert "median days to close " in printed
+
+
+def test_presets_lists_markets_presets_and_parameters(capsys):
+    assert cli.main(["presets"]) == 0
+    printed = capsys.readouterr().out
+    first = printed.splitlines()[:2]
+    assert "japan" in first[0] and "us" in first[0]
+    for preset in ("us_urgency", "jp_relationship", "hybrid"):
+        assert preset in first[1]
+        assert f"  {preset}: " in printed
+    assert "policy.patience_months = 24" in printed
+    assert "market.culture.uai" in printed
