@@ -12,9 +12,7 @@ $(BIN)/partnersim: pyproject.toml
 	touch $@
 
 demo: $(BIN)/partnersim
-	for p in us_urgency jp_relationship hybrid; do \
-	  $(BIN)/partnersim simulate --market japan --policy $$p --years 5 --seed 7 --out results/demo/$$p || exit $$?; \
-	done
+	$(BIN)/partnersim run experiments/configs/quickstart.toml --report
 
 test: $(BIN)/partnersim
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""The `partnersim` command: simulate one run, list presets and parameters.
+"""The `partnersim` command: simulate one run, run an experiment, list presets and parameters.
 
 Errors are for people: a bad argument or parameter prints one line naming the key, the
 value and what was expected, and exits 2 (a traceback only with --debug).
@@ -7,14 +7,20 @@ value and what was expected, and exits 2 (a traceback only with --debug).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents import policies
 from agents.policies import ConfigError
+
+if TYPE_CHECKING:
+    from experiments.design import Plan
+    from experiments.runner import SweepReport
 
 EXIT_BAD_INPUT = 2
 
@@ -47,15 +53,17 @@ def write_parquet_atomically(frame, path: Path) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from sim.run import RunSpec, simulate
-
     overrides = dict(parse_assignment(text) for text in args.set or [])
     params = policies.build(args.market, args.policy, overrides)
-    if args.years <= 0 or args.years > 200:
+    if not 0 < args.years <= 200:  # written this way so that NaN fails too
         raise ConfigError("years", args.years, "a number of years in (0, 200]")
+    if args.seed < 0:  # numpy's SeedSequence would raise a bare ValueError mid-run
+        raise ConfigError("seed", args.seed, "a non-negative integer")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: got {str(out)!r}, expected a directory")
+    from sim.run import RunSpec, simulate  # after validation: bad input fails fast
+
     spec = RunSpec(params=params, years=args.years, seed=args.seed)
     result = simulate(spec)
     out.mkdir(parents=True, exist_ok=True)
@@ -114,6 +122,155 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_RUNS_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`partnersim run CONFIG`: every design point x replication, stored as Parquet parts.
+
+    Steps: load and plan (all validation, nothing written yet), check the output directory,
+    start the executor, run what is not stored yet, print the per-point summary.
+    """
+    from experiments import config as configs
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers: got {args.workers}, expected a positive integer")
+    if args.scheduler and args.dask_local:
+        raise UsageError("--scheduler and --dask-local: got both, expected at most one")
+    if args.scheduler and args.workers:
+        raise UsageError("--workers: got it with --scheduler, expected the cluster's own workers")
+    experiment = configs.load(args.config)
+    from experiments import design, runner, store  # after load: bad configs fail fast
+
+    plan = design.plan(experiment)
+    out = Path(args.out) if args.out else Path("results") / experiment.name
+    try:
+        store.check_destination(out, plan, fresh=args.fresh)
+        with (
+            runner.make_executor(args.workers, args.scheduler, args.dask_local) as info,
+            _sigterm_as_interrupt(),
+            store.ResultStore.open(
+                out, plan, config_text=Path(args.config).read_text(), fresh=args.fresh
+            ) as results,
+        ):
+            results.start_session(executor=info.description, slots=info.slots)
+            print(
+                f"{experiment.name}: {len(plan.points)} design points x "
+                f"{experiment.replications} replications = {plan.runs} runs on "
+                f"{info.description} -> {out}",
+                file=sys.stderr,
+            )
+            report = runner.run_sweep(
+                plan.specs, results, info.executor, slots=info.slots, progress=runner.Progress()
+            )
+            results.end_session(
+                status=report.status,
+                runs_completed=report.completed,
+                runs_failed=report.failed,
+                elapsed_s=round(report.elapsed_s, 3),
+            )
+    except (store.StoreError, runner.ExecutorError) as err:
+        raise UsageError(str(err)) from None
+    print_run_summary(plan, out, report)
+    code = run_exit_code(plan, out, report, failures=results.failures)
+    if args.report and report.completed + report.already_stored > 0:
+        from experiments.report import write_report
+
+        page = write_report(out)
+        print(f"report: {page.path} ({len(page.figures)} charts, {page.seconds:.1f} s)")
+    return code
+
+
+def print_run_summary(plan: Plan, out: Path, report: SweepReport) -> None:
+    """The per-design-point table (mean and 95% CI of the main outcomes) on stdout."""
+    from experiments import store, summary
+
+    if not any((out / "runs").glob("*.parquet")):
+        return
+    import polars as pl
+
+    design_table = pl.read_parquet(out / store.DESIGN)
+    table = summary.point_summary(store.scan(out, "runs"), design_table)
+    done = report.completed + report.failed
+    rate = done / report.elapsed_s if report.elapsed_s > 0 else 0.0
+    print(
+        f"{plan.config.name}: {report.completed} runs done now ({rate:.1f} runs/s), "
+        f"{report.already_stored} already stored, {report.failed} failed; results in {out}"
+    )
+    print("mean ± 95% CI half-width over replications, per design point:")
+    print(summary.format_table(table, list(plan.config.swept)))
+
+
+def run_exit_code(plan: Plan, out: Path, report: SweepReport, failures: int) -> int:
+    """0 when every run is stored; otherwise a one-line reason on stderr and non-zero."""
+    stored = report.already_stored + report.completed
+    if report.broken:
+        print(
+            f"partnersim: error: the executor broke ({report.broken}); {stored} of "
+            f"{plan.runs} runs are stored in {out}: run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_RUNS_FAILED
+    if report.interrupted:
+        print(
+            f"partnersim: interrupted: {stored} of {plan.runs} runs are stored in {out}; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if failures:
+        print(
+            f"partnersim: error: {failures} of {plan.runs} runs failed; "
+            f"see {out / 'failures.parquet'} (run the same command again to retry them)",
+            file=sys.stderr,
+        )
+        return EXIT_RUNS_FAILED
+    return 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM stops a sweep like Ctrl-C does: finished runs are saved first."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def add_run_parser(sub) -> argparse.ArgumentParser:
+    run = sub.add_parser(
+        "run",
+        help="run an experiment file: design points x replications, resumable Parquet results",
+    )
+    run.add_argument("config", metavar="CONFIG", help="experiment TOML file")
+    run.add_argument("--out", metavar="DIR", help="output directory (default results/<name>)")
+    run.add_argument(
+        "--workers", type=int, metavar="N", help="local worker processes (default: one per core)"
+    )
+    run.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:port)"
+    )
+    run.add_argument("--dask-local", action="store_true", help="run on a new Dask LocalCluster")
+    run.add_argument(
+        "--fresh", action="store_true", help="discard results already in DIR and start over"
+    )
+    run.add_argument(
+        "--report", action="store_true", help="write DIR/report.html and DIR/charts/ at the end"
+    )
+    run.set_defaults(func=cmd_run)
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="partnersim", description="Cross-cultural sales partnership simulation."
@@ -136,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--market", default="japan")
     pre.add_argument("--policy", default="hybrid")
     pre.set_defaults(func=cmd_presets)
+
+    add_run_parser(sub)
+    from experiments.report import add_report_command
+
+    add_report_command(sub)
     return parser
 
 

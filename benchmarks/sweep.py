@@ -1,0 +1,165 @@
+"""Sweep throughput and driver memory: process pool (1 and 2 workers), Dask LocalCluster.
+
+Prints runs per second with 1 and 2 local workers and the speed-up, a Dask LocalCluster
+against the process pool with the same number of workers, and the driver's peak memory
+for a 200-run and a 2000-run sweep (it should stay flat: results are written in parts as
+they arrive, and at most a few runs per worker are in flight).
+
+Each measurement is a fresh driver process (`python benchmarks/sweep.py drive ...`), so
+start-up (spawning workers, imports) is included in `runs/s` and peaks do not carry over;
+`warm runs/s` counts from the first finished run. Runs are small (40 clients, 3 reps, one
+year) so the whole benchmark takes a few minutes on 2 cores. Not part of the test suite.
+
+    .venv/bin/python benchmarks/sweep.py [--runs 400] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+POINTS = (0.2, 0.4, 0.6, 0.8)  # policy.urgency values; replications fill up to the run count
+
+
+def config_text(runs: int) -> str:
+    replications = max(1, runs // len(POINTS))
+    values = ", ".join(map(str, POINTS))
+    return f"""
+name = "bench"
+years = 1
+replications = {replications}
+seed = 1
+[base]
+market = "japan"
+policy = "hybrid"
+[base.set]
+"market.clients" = 40
+"partner.reps" = 3
+[sweep.parameters]
+"policy.urgency" = [{values}]
+"""
+
+
+def rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def drive(runs: int, workers: int, executor: str, trace: bool) -> dict:
+    """One sweep in this process; returns its figures."""
+    from experiments import config, design, runner, store
+
+    if trace:
+        tracemalloc.start()
+    plan = design.plan(config.loads(config_text(runs)))
+    rss_before = rss_mb()
+    first: list[float] = []
+
+    class FirstResult(runner.Progress):
+        def update(self, done: int, failed: int = 0) -> None:
+            if done and not first:
+                first.append(time.monotonic())
+
+        def start(self, total: int, done: int = 0) -> None:
+            pass
+
+        def finish(self) -> None:
+            pass
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        started = time.monotonic()
+        with (
+            runner.make_executor(workers, None, executor == "dask") as info,
+            store.ResultStore.open(out, plan) as results,
+        ):
+            report = runner.run_sweep(
+                plan.specs, results, info.executor, slots=info.slots, progress=FirstResult()
+            )
+        elapsed = time.monotonic() - started
+        parts = len(list((out / "runs").glob("*.parquet")))
+    warm = (report.completed - 1) / (started + elapsed - first[0]) if first else 0.0
+    figures = {
+        "runs": report.completed,
+        "failed": report.failed,
+        "workers": workers,
+        "executor": info.description,
+        "elapsed_s": elapsed,
+        "runs_per_s": report.completed / elapsed,
+        "warm_runs_per_s": warm,
+        "rss_before_mb": rss_before,
+        "rss_peak_mb": rss_mb(),
+        "parts": parts,
+    }
+    if trace:
+        figures["python_heap_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+    return figures
+
+
+def measure(runs: int, workers: int, executor: str = "pool", trace: bool = False) -> dict:
+    """Run `drive` in a fresh interpreter and read back its JSON line."""
+    command = [sys.executable, __file__, "drive", str(runs), str(workers), executor]
+    if trace:
+        command.append("--trace")
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=400, help="runs per throughput sweep")
+    parser.add_argument("--workers", type=int, default=2, help="workers for the parallel cases")
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    load = os.getloadavg()[0]
+    print(f"cores available: {cores}; load average at start: {load:.1f}")
+    print(f"runs: japan/hybrid, 40 clients, 3 reps, 1 year; {args.runs} runs per throughput case")
+    print()
+
+    def show(label: str, f: dict) -> None:
+        print(
+            f"{label:<28} {f['runs']:>5} runs in {f['elapsed_s']:6.1f} s  "
+            f"{f['runs_per_s']:6.1f} runs/s  (warm {f['warm_runs_per_s']:6.1f} runs/s)"
+        )
+
+    one = measure(args.runs, 1)
+    show("process pool, 1 worker", one)
+    many = measure(args.runs, args.workers)
+    show(f"process pool, {args.workers} workers", many)
+    print(
+        f"speed-up {args.workers} vs 1 worker: {many['runs_per_s'] / one['runs_per_s']:.2f}x "
+        f"(warm {many['warm_runs_per_s'] / one['warm_runs_per_s']:.2f}x)"
+    )
+    dask = measure(args.runs, args.workers, "dask")
+    show(f"dask LocalCluster, {args.workers} w.", dask)
+    print(
+        f"dask LocalCluster / process pool ({args.workers} workers): "
+        f"{dask['runs_per_s'] / many['runs_per_s']:.2f}x "
+        f"(warm {dask['warm_runs_per_s'] / many['warm_runs_per_s']:.2f}x)"
+    )
+    print()
+    print("driver memory (process pool, peak RSS of the driver process; Python heap peak):")
+    for runs in (200, 2000):
+        f = measure(runs, args.workers, trace=True)
+        print(
+            f"  {f['runs']:>5} runs: peak RSS {f['rss_peak_mb']:6.1f} MB "
+            f"(after imports and planning {f['rss_before_mb']:6.1f} MB), "
+            f"Python heap peak {f['python_heap_peak_mb']:5.1f} MB, {f['parts']} parts per table, "
+            f"{f['runs_per_s']:.1f} runs/s"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "drive":
+        runs, workers, executor = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+        print(json.dumps(drive(runs, workers, executor, trace="--trace" in sys.argv)))
+    else:
+        main()

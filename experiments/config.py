@@ -1,0 +1,495 @@
+"""Experiment files: TOML -> a frozen, validated `ExperimentConfig`, and back with `to_toml`.
+
+An experiment names a base configuration (market profile, policy preset, dotted overrides),
+a horizon, a number of replications and a seed, and optionally a sweep: a design kind
+(grid, lhs, sobol, morris) over dotted parameters given as lists of values or as bounds.
+The keys `market` and `policy` in a sweep are special: their values are market profile and
+policy preset names. See docs/EXPERIMENTS.md for the format.
+
+Everything is checked when the config is constructed, by building the model's parameters
+(`agents.policies.build`) with each swept value, so an unknown parameter, a value out of
+range or a wrong type fails at load time with the dotted key that holds it, e.g.
+`sweep.parameters.policy.urgency: got 1.5, expected a value in [0, 1]`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents import policies
+from agents.policies import ConfigError
+
+DESIGNS = ("grid", "lhs", "sobol", "morris")
+SAMPLED_DESIGNS = ("lhs", "sobol", "morris")
+# Sweep keys whose values are names (market profiles, policy presets), not parameter values.
+NAMED_SWEEPS = ("market", "policy")
+# The runs-table column that records a named sweep.
+NAMED_SWEEP_COLUMNS = {"market": "market.name", "policy": "policy.name"}
+
+TOP_KEYS = ("name", "description", "years", "replications", "seed", "base", "sweep")
+BASE_KEYS = ("market", "policy", "set")
+SWEEP_KEYS = ("design", "samples", "levels", "second_order", "parameters")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+MAX_YEARS = 200
+
+frozen = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+class ConfigFileError(ConfigError):
+    """The config file itself is unusable (missing, unreadable, not TOML)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.key, self.value, self.expected = path, None, problem
+        ValueError.__init__(self, f"{path}: {problem}")
+
+
+class _Brief:
+    """A value shown in an error message: one line, at most 60 characters."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        text = " ".join(repr(self.value).split())
+        return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _error(key: str, value: Any, expected: str) -> ConfigError:
+    return ConfigError(key, _Brief(value), expected)
+
+
+@frozen
+class Bounds:
+    """A parameter sampled between `low` and `high` (inclusive) by lhs, sobol or morris."""
+
+    low: float
+    high: float
+
+
+@frozen
+class SweptParameter:
+    """One swept key: either a list of `values` (grid) or `bounds` (sampled designs)."""
+
+    key: str  # dotted parameter name, or `market` / `policy`
+    values: tuple[Any, ...] | None = None
+    bounds: Bounds | None = None
+
+    def __post_init__(self) -> None:
+        if (self.values is None) == (self.bounds is None):
+            raise _error(f"sweep.parameters.{self.key}", None, "a list of values or bounds")
+
+    @property
+    def column(self) -> str:
+        """The runs-table column holding this parameter (`policy` -> `policy.name`)."""
+        return NAMED_SWEEP_COLUMNS.get(self.key, self.key)
+
+
+@frozen
+class Sweep:
+    """How design points are generated from the swept parameters."""
+
+    design: str = "grid"
+    samples: int | None = None  # lhs: points; sobol: base samples N; morris: trajectories
+    levels: int | None = None  # morris grid levels (default 4)
+    second_order: bool | None = None  # sobol: also second-order indices (default false)
+    parameters: tuple[SweptParameter, ...] = ()
+
+    @property
+    def sampled(self) -> tuple[SweptParameter, ...]:
+        """Parameters given as bounds, in file order."""
+        return tuple(p for p in self.parameters if p.bounds is not None)
+
+    @property
+    def listed(self) -> tuple[SweptParameter, ...]:
+        """Parameters given as lists of values, in file order."""
+        return tuple(p for p in self.parameters if p.values is not None)
+
+
+@frozen
+class ExperimentConfig:
+    """A validated experiment: base configuration, horizon, replications, seed and sweep."""
+
+    name: str
+    description: str = ""
+    years: float = 5.0
+    replications: int = 1
+    seed: int = 0
+    market: str = "japan"
+    policy: str = "hybrid"
+    overrides: tuple[tuple[str, Any], ...] = ()  # [base.set], in file order
+    sweep: Sweep = field(default_factory=Sweep)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def swept(self) -> tuple[str, ...]:
+        """Runs-table columns of the swept parameters (`market.name` for `market`)."""
+        return tuple(p.column for p in self.sweep.parameters)
+
+    @property
+    def config_hash(self) -> str:
+        """A hash of the canonical TOML: comments and layout of the file do not count."""
+        return hashlib.sha256(to_toml(self).encode()).hexdigest()[:16]
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def load(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment file; errors name the file or the dotted key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigFileError(str(path), "no such file, expected an experiment TOML file") from None
+    except IsADirectoryError:
+        raise ConfigFileError(str(path), "is a directory, expected a TOML file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigFileError(str(path), f"cannot be read ({err})") from None
+    return loads(text, source=str(path))
+
+
+def loads(text: str, source: str = "<config>") -> ExperimentConfig:
+    """Parse and validate experiment TOML text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        message = " ".join(str(err).split())
+        raise ConfigFileError(source, f"invalid TOML ({message})") from None
+    return from_dict(data)
+
+
+def from_dict(data: dict[str, Any]) -> ExperimentConfig:
+    """An ExperimentConfig from parsed TOML: unknown keys and wrong types name their key."""
+    _reject_unknown("", data, TOP_KEYS)
+    if "name" not in data:
+        raise _error("name", None, "a name for the experiment (letters, digits, _ . -)")
+    base = _table(data, "base")
+    _reject_unknown("base.", base, BASE_KEYS)
+    sweep = _table(data, "sweep")
+    _reject_unknown("sweep.", sweep, SWEEP_KEYS)
+    overrides = _flatten_dotted("base.set", _table(base, "set", "base.set"))
+    for key, value in overrides.items():
+        if isinstance(value, dict | list):
+            raise _error(f"base.set.{key}", value, "a single value (a number, string or boolean)")
+    kwargs: dict[str, Any] = {
+        "name": data["name"],
+        "market": base.get("market", "japan"),
+        "policy": base.get("policy", "hybrid"),
+        "overrides": tuple(overrides.items()),
+        "sweep": _sweep_from_dict(sweep),
+    }
+    for key in ("description", "years", "replications", "seed"):
+        if key in data:
+            kwargs[key] = data[key]
+    return ExperimentConfig(**kwargs)
+
+
+def _table(data: dict[str, Any], key: str, dotted: str | None = None) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise _error(dotted or key, value, "a table")
+    return value
+
+
+def _reject_unknown(prefix: str, data: dict[str, Any], known: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in known:
+            raise _error(f"{prefix}{key}", data[key], "one of these keys: " + ", ".join(known))
+
+
+def _is_bounds(value: Any) -> bool:
+    return isinstance(value, dict) and ("low" in value or "high" in value)
+
+
+def _flatten_dotted(prefix: str, table: dict[str, Any], path: str = "") -> dict[str, Any]:
+    """`{"partner": {"reps": 10}}` and `{"partner.reps": 10}` both give `{"partner.reps": 10}`.
+
+    TOML reads an unquoted dotted key as nested tables; both spellings are accepted. A table
+    with `low`/`high` is a bounds value, not a nesting level.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{path}.{key}" if path else key
+        if isinstance(value, dict) and not _is_bounds(value):
+            if not value:
+                raise _error(f"{prefix}.{dotted}", value, "a value, not an empty table")
+            flat.update(_flatten_dotted(prefix, value, dotted))
+        elif dotted in flat:
+            raise _error(f"{prefix}.{dotted}", value, "each parameter once")
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _sweep_from_dict(sweep: dict[str, Any]) -> Sweep:
+    design = sweep.get("design", "grid")
+    if design not in DESIGNS:
+        raise _error("sweep.design", design, "one of " + ", ".join(DESIGNS))
+    params = _flatten_dotted("sweep.parameters", _table(sweep, "parameters", "sweep.parameters"))
+    swept = []
+    for key, value in params.items():
+        where = f"sweep.parameters.{key}"
+        if isinstance(value, list):
+            swept.append(SweptParameter(key=key, values=tuple(value)))
+        elif isinstance(value, dict):
+            extra = sorted(set(value) - {"low", "high"})
+            if extra:
+                raise _error(f"{where}.{extra[0]}", value[extra[0]], "only low and high")
+            for end in ("low", "high"):
+                if end not in value:
+                    raise _error(f"{where}.{end}", None, f"a number ({end} bound)")
+                if isinstance(value[end], bool) or not isinstance(value[end], int | float):
+                    raise _error(f"{where}.{end}", value[end], "a number")
+            swept.append(SweptParameter(key=key, bounds=Bounds(**value)))
+        else:
+            raise _error(
+                where, value, "a list of values [a, b, ...] or bounds { low = ..., high = ... }"
+            )
+    return Sweep(
+        design=design,
+        samples=sweep.get("samples"),
+        levels=sweep.get("levels"),
+        second_order=sweep.get("second_order"),
+        parameters=tuple(swept),
+    )
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _validate(config: ExperimentConfig) -> None:
+    """Check every field; swept and overridden values by building the model's parameters."""
+    if not isinstance(config.name, str) or not NAME_PATTERN.fullmatch(config.name):
+        raise _error("name", config.name, "a name of letters, digits, _ . - (a directory name)")
+    if not isinstance(config.description, str):
+        raise _error("description", config.description, "a string")
+    years = config.years
+    if isinstance(years, bool) or not isinstance(years, int | float) or not 0 < years <= MAX_YEARS:
+        raise _error("years", years, f"a number of years in (0, {MAX_YEARS}]")
+    object.__setattr__(config, "years", float(years))
+    _check_int("replications", config.replications, 1, 1_000_000)
+    _check_int("seed", config.seed, 0, 2**63 - 1)
+    _check_name("base.market", config.market, policies.market_names())
+    _check_name("base.policy", config.policy, list(policies.PRESETS))
+    _validate_sweep_options(config.sweep)
+    overrides = dict(config.overrides)
+    if len(overrides) != len(config.overrides):
+        raise _error("base.set", config.overrides, "each parameter once")
+    for key in overrides:
+        if key in NAMED_SWEEPS:
+            raise _error(f"base.set.{key}", overrides[key], f"a dotted parameter (use base.{key})")
+    try:
+        base = policies.build(config.market, config.policy, overrides)
+    except ConfigError as err:
+        raise _rekeyed(err, "base.set", overrides) from None
+    object.__setattr__(config, "overrides", tuple(_normalized(base, overrides).items()))
+    combos = _base_combinations(config)
+    checked = tuple(_validate_parameter(config, p, combos) for p in config.sweep.parameters)
+    object.__setattr__(config, "sweep", dataclasses.replace(config.sweep, parameters=checked))
+
+
+def _check_int(key: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _error(key, value, f"an integer in [{low}, {high}]")
+
+
+def _check_name(key: str, value: Any, names: list[str]) -> None:
+    if value not in names:
+        raise _error(key, value, "one of " + ", ".join(names))
+
+
+def _validate_sweep_options(sweep: Sweep) -> None:
+    kind = sweep.design
+    if kind not in DESIGNS:
+        raise _error("sweep.design", kind, "one of " + ", ".join(DESIGNS))
+    if kind == "grid":
+        if sweep.samples is not None:
+            raise _error("sweep.samples", sweep.samples, "no samples for a grid (values listed)")
+    else:
+        _check_int("sweep.samples", sweep.samples, 1, 10_000_000)
+        if kind == "sobol" and sweep.samples & (sweep.samples - 1):
+            raise _error("sweep.samples", sweep.samples, "a power of 2 for sobol (e.g. 64, 128)")
+    if sweep.levels is not None:
+        if kind != "morris":
+            raise _error("sweep.levels", sweep.levels, "levels only with design = 'morris'")
+        _check_int("sweep.levels", sweep.levels, 2, 1000)
+    if sweep.second_order is not None:
+        if kind != "sobol":
+            raise _error(
+                "sweep.second_order", sweep.second_order, "second_order only with design = 'sobol'"
+            )
+        if not isinstance(sweep.second_order, bool):
+            raise _error("sweep.second_order", sweep.second_order, "true or false")
+    keys = [p.key for p in sweep.parameters]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            raise _error(f"sweep.parameters.{key}", key, "each parameter once")
+    if kind == "grid":
+        for p in sweep.sampled:
+            raise _error(
+                f"sweep.parameters.{p.key}",
+                {"low": p.bounds.low, "high": p.bounds.high},
+                "a list of values for design = 'grid' (bounds need lhs, sobol or morris)",
+            )
+    elif not sweep.sampled:
+        raise _error(
+            "sweep.parameters",
+            {p.key: p.values for p in sweep.parameters},
+            f"at least one parameter with bounds {{ low = ..., high = ... }} for design = '{kind}'",
+        )
+
+
+def _base_combinations(config: ExperimentConfig) -> list[tuple[str, str]]:
+    """(market, policy) pairs a swept value must be valid for."""
+    named = {p.key: p.values for p in config.sweep.listed if p.key in NAMED_SWEEPS}
+    for key, names in named.items():
+        if not names:
+            raise _error(f"sweep.parameters.{key}", [], "a non-empty list of names")
+        allowed = policies.market_names() if key == "market" else list(policies.PRESETS)
+        for name in names:
+            _check_name(f"sweep.parameters.{key}", name, allowed)
+        if len(set(names)) != len(names):
+            raise _error(f"sweep.parameters.{key}", list(names), "distinct names")
+    markets = named.get("market", (config.market,))
+    presets = named.get("policy", (config.policy,))
+    return [(m, p) for m in markets for p in presets]
+
+
+def _validate_parameter(
+    config: ExperimentConfig, swept: SweptParameter, combos: list[tuple[str, str]]
+) -> SweptParameter:
+    """Check one swept parameter against every base it will run on; normalize its values."""
+    where = f"sweep.parameters.{swept.key}"
+    if swept.key in NAMED_SWEEPS:
+        if swept.bounds is not None:
+            raise _error(where, swept.bounds, "a list of names (market and policy are not sampled)")
+        return swept
+    overrides = dict(config.overrides)
+    if swept.values is not None:
+        if not swept.values:
+            raise _error(where, [], "a non-empty list of values")
+        values = []
+        for value in swept.values:
+            if isinstance(value, list | dict):
+                raise _error(where, value, "single values (numbers, strings or booleans)")
+            for market, preset in combos:
+                params = _build_one(market, preset, overrides, swept.key, value, where)
+            values.append(policies.flatten(params)[swept.key])
+        if len(set(map(repr, values))) != len(values):
+            raise _error(where, list(swept.values), "distinct values")
+        return SweptParameter(key=swept.key, values=tuple(values))
+    low, high = swept.bounds.low, swept.bounds.high
+    bounds = {"low": low, "high": high}
+    if not all(math.isfinite(v) for v in (low, high)):
+        raise _error(where, bounds, "finite bounds")
+    if not low < high:
+        raise _error(where, bounds, "low < high")
+    market, preset = combos[0]
+    current = policies.flatten(policies.build(market, preset, overrides)).get(swept.key)
+    if current is None:
+        raise _error(where, bounds, "a known parameter name (see `partnersim presets`)")
+    kind = type(current)
+    if kind not in (int, float):
+        raise _error(where, bounds, f"a list of values ({swept.key} is not a number)")
+    if kind is int and not all(isinstance(v, int) for v in (low, high)):
+        raise _error(where, bounds, "integer bounds (an integer parameter)")
+    for market, preset in combos:
+        _build_one(market, preset, overrides, swept.key, low, f"{where}.low")
+        _build_one(market, preset, overrides, swept.key, high, f"{where}.high")
+    return SweptParameter(key=swept.key, bounds=Bounds(low=kind(low), high=kind(high)))
+
+
+def _build_one(
+    market: str, preset: str, overrides: dict[str, Any], key: str, value: Any, where: str
+) -> policies.Parameters:
+    try:
+        return policies.build(market, preset, {**overrides, key: value})
+    except ConfigError as err:
+        if err.key == key:
+            raise _error(where, value, err.expected) from None
+        raise _error(where, value, f"a value that keeps {err.key} {err.expected}") from None
+
+
+def _rekeyed(err: ConfigError, prefix: str, overrides: dict[str, Any]) -> ConfigError:
+    """A ConfigError from `build` under the config key that caused it."""
+    if err.key in overrides:
+        return _error(f"{prefix}.{err.key}", err.value, err.expected)
+    return _error(f"{prefix} ({err.key})", err.value, err.expected)
+
+
+def _normalized(params: policies.Parameters, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Overrides as the model stores them (ints given for float parameters become floats)."""
+    flat = policies.flatten(params)
+    return {key: flat[key] for key in overrides}
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def to_toml(config: ExperimentConfig) -> str:
+    """The canonical TOML of a config: `loads(to_toml(c)) == c`."""
+    lines = [f"name = {_literal(config.name)}"]
+    if config.description:
+        lines.append(f"description = {_literal(config.description)}")
+    lines += [
+        f"years = {_literal(config.years)}",
+        f"replications = {config.replications}",
+        f"seed = {config.seed}",
+        "",
+        "[base]",
+        f"market = {_literal(config.market)}",
+        f"policy = {_literal(config.policy)}",
+    ]
+    if config.overrides:
+        lines += ["", "[base.set]"]
+        lines += [f"{_literal(k)} = {_literal(v)}" for k, v in config.overrides]
+    sweep = config.sweep
+    lines += ["", "[sweep]", f"design = {_literal(sweep.design)}"]
+    for key in ("samples", "levels", "second_order"):
+        if getattr(sweep, key) is not None:
+            lines.append(f"{key} = {_literal(getattr(sweep, key))}")
+    if sweep.parameters:
+        lines += ["", "[sweep.parameters]"]
+        for p in sweep.parameters:
+            if p.values is not None:
+                value = "[" + ", ".join(_literal(v) for v in p.values) + "]"
+            else:
+                value = f"{{ low = {_literal(p.bounds.low)}, high = {_literal(p.bounds.high)} }}"
+            lines.append(f"{_literal(p.key)} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def _literal(value: Any) -> str:
+    """A TOML literal for a scalar (strings as basic strings, UTF-8, control chars escaped)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + "".join(_ESCAPES.get(c) or _escape(c) for c in value) + '"'
+    raise TypeError(f"no TOML literal for {value!r}")
+
+
+# TOML basic-string escapes; other control characters become \uXXXX.
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"}
+_ESCAPES |= {"\f": "\\f", "\r": "\\r"}
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04X}" if code < 0x20 or code == 0x7F else char

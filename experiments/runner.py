@@ -1,0 +1,351 @@
+"""Executes RunSpecs on any `concurrent.futures.Executor` and feeds a ResultStore.
+
+The default executor is a local process pool with one worker per core (spawned, not
+forked: polars starts threads at import, and a forked copy of a threaded process can
+deadlock). Dask runs through `distributed.Client(...).get_executor()`: `--scheduler
+tcp://host:port` for an existing cluster, `--dask-local` for a LocalCluster. Workers need
+partnersim installed (the same version: run ids and results depend on the code).
+
+Submissions are bounded (a few per worker slot), so the driver holds only a handful of
+results at a time however many runs there are. A run that raises is returned as a
+`RunFailure` by the worker and recorded; the sweep goes on. Results do not depend on the
+executor or on completion order: each run is a pure function of its spec.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from sim.run import RunResult, RunSpec, simulate
+
+frozen = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@frozen
+class RunFailure:
+    """A run that raised: its id, `Type: message`, and the worker's traceback."""
+
+    run_id: str
+    error: str
+    traceback: str = ""
+
+
+@frozen
+class Outcome:
+    """A finished spec: either a result or a failure."""
+
+    spec: RunSpec
+    result: RunResult | None = None
+    failure: RunFailure | None = None
+
+
+class ExecutorError(Exception):
+    """The executor cannot be created or connected to (reported as one line)."""
+
+
+def execute(spec: RunSpec) -> RunResult | RunFailure:
+    """Run one spec in a worker; an exception becomes a RunFailure, not a lost task."""
+    try:
+        return simulate(spec)
+    except Exception as err:
+        message = " ".join(f"{type(err).__name__}: {err}".split())
+        return RunFailure(run_id=spec.run_id, error=message, traceback=traceback.format_exc())
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the driver, which stops submitting and saves what finished."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def default_workers() -> int:
+    """One worker per core available to this process."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# --- executors -----------------------------------------------------------------------------
+
+
+@frozen
+class ExecutorInfo:
+    """An executor and what the driver needs to know about it."""
+
+    executor: cf.Executor
+    slots: int  # runs that can execute at once (workers x threads)
+    description: str
+
+
+@contextlib.contextmanager
+def local_executor(workers: int | None = None) -> Iterator[ExecutorInfo]:
+    """A process pool with `workers` spawned processes (default: one per core)."""
+    workers = workers or default_workers()
+    context = multiprocessing.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_ignore_interrupts
+    )
+    try:
+        yield ExecutorInfo(executor=pool, slots=workers, description=f"process pool ({workers})")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def dask_executor(
+    scheduler: str | None = None, workers: int | None = None, timeout_s: float = 15.0
+) -> Iterator[ExecutorInfo]:
+    """A Dask executor: on the cluster at `scheduler`, or on a new LocalCluster."""
+    from distributed import Client, LocalCluster
+
+    cluster = client = None
+    try:
+        if scheduler is None:
+            workers = workers or default_workers()
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,  # runs hold the GIL: one per process
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+            description = f"dask LocalCluster ({workers})"
+        else:
+            client = Client(scheduler, timeout=timeout_s)
+            client.wait_for_workers(1, timeout=timeout_s)
+            description = f"dask {scheduler}"
+    except (OSError, TimeoutError, ValueError) as err:
+        for opened in (client, cluster):
+            if opened is not None:
+                opened.close()
+        option = f"--scheduler: cannot use {scheduler}" if scheduler else "--dask-local: failed"
+        message = " ".join(str(err).split()) or type(err).__name__
+        raise ExecutorError(f"{option}: {message}") from None
+    try:
+        slots = max(1, sum(client.nthreads().values()))
+        executor = client.get_executor(pure=False)
+        yield ExecutorInfo(executor=executor, slots=slots, description=f"{description}, {slots}")
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def make_executor(
+    workers: int | None = None, scheduler: str | None = None, dask_local: bool = False
+) -> contextlib.AbstractContextManager[ExecutorInfo]:
+    """The executor the command line asks for."""
+    if scheduler is not None or dask_local:
+        return dask_executor(scheduler=scheduler, workers=workers)
+    return local_executor(workers)
+
+
+# --- execution -----------------------------------------------------------------------------
+
+
+def run_all(
+    specs: Iterable[RunSpec],
+    executor: cf.Executor,
+    *,
+    max_in_flight: int,
+    task: Callable[[RunSpec], RunResult | RunFailure] = execute,
+    tick_s: float = 1.0,
+) -> Iterator[Outcome | None]:
+    """Outcomes of specs in completion order; `None` every `tick_s` while nothing finishes.
+
+    At most `max_in_flight` specs are submitted at once. An exception raised by a future
+    (a worker lost, a result that cannot be unpickled) is a failure of that run; a broken
+    executor (`concurrent.futures.BrokenExecutor`) ends the iteration by raising.
+    Leaving the iteration early cancels what has not started.
+    """
+    pending: dict[cf.Future, RunSpec] = {}
+    todo = iter(specs)
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < max_in_flight:
+                spec = next(todo, None)
+                if spec is None:
+                    exhausted = True
+                    break
+                pending[executor.submit(task, spec)] = spec
+            if not pending:
+                return
+            done, _ = cf.wait(pending, timeout=tick_s, return_when=cf.FIRST_COMPLETED)
+            if not done:
+                yield None
+            for future in done:
+                spec = pending.pop(future)
+                yield _outcome(spec, future)
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _outcome(spec: RunSpec, future: cf.Future) -> Outcome:
+    try:
+        value = future.result()
+    except cf.BrokenExecutor:
+        raise
+    except Exception as err:  # the task never returned (e.g. dask KilledWorker)
+        message = " ".join(f"{type(err).__name__}: {err}".split())
+        failure = RunFailure(run_id=spec.run_id, error=message)
+        return Outcome(spec=spec, failure=failure)
+    if isinstance(value, RunFailure):
+        return Outcome(spec=spec, failure=value)
+    return Outcome(spec=spec, result=value)
+
+
+@dataclass(slots=True)
+class SweepReport:
+    """What one invocation did."""
+
+    total: int  # runs in the plan
+    already_stored: int
+    completed: int = 0
+    failed: int = 0
+    interrupted: bool = False
+    broken: str | None = None  # why the executor broke, if it did
+    elapsed_s: float = 0.0
+    failed_ids: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.broken:
+            return "broken"
+        if self.interrupted:
+            return "interrupted"
+        return "failed" if self.failed else "complete"
+
+
+def run_sweep(
+    specs: Iterable[RunSpec],
+    store: Any,
+    executor: cf.Executor,
+    *,
+    slots: int,
+    progress: Progress | None = None,
+    task: Callable[[RunSpec], RunResult | RunFailure] | None = None,
+) -> SweepReport:
+    """Run every spec not yet in `store` and store each outcome as it arrives.
+
+    `store` is a ResultStore (anything with `stored`, `add`, `add_failure`, `maybe_flush`
+    and `flush`). `task` runs one spec in a worker (default `execute`; it must be
+    picklable for process pools). Ctrl-C stops the sweep after writing what has finished.
+    """
+    specs = list(specs)
+    todo = [s for s in specs if s.run_id not in store.stored]
+    report = SweepReport(total=len(specs), already_stored=len(specs) - len(todo))
+    started = time.monotonic()
+    if progress is not None:
+        progress.start(total=len(specs), done=report.already_stored)
+    try:
+        in_flight = 2 * slots + 2  # enough to keep every slot busy, few results held
+        for outcome in run_all(todo, executor, max_in_flight=in_flight, task=task or execute):
+            if outcome is not None:
+                if outcome.failure is None:
+                    store.add(outcome.result)
+                    report.completed += 1
+                else:
+                    failure = outcome.failure
+                    store.add_failure(outcome.spec, failure.error, failure.traceback)
+                    report.failed += 1
+                    report.failed_ids.append(outcome.spec.run_id)
+            store.maybe_flush()
+            if progress is not None:
+                progress.update(report.completed + report.failed, report.failed)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    except cf.BrokenExecutor as err:
+        report.broken = " ".join(f"{type(err).__name__}: {err}".split())
+    finally:
+        store.flush()
+        report.elapsed_s = time.monotonic() - started
+        if progress is not None:
+            progress.finish()
+    return report
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress bar on stderr: runs done, runs per second, ETA.
+
+    On a terminal the line redraws in place; otherwise (logs, CI) a line is printed every
+    `log_every_s` seconds.
+    """
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30, log_every_s: float = 10.0):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.log_every_s = log_every_s
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.total = self.before = self.done = self.failed = 0
+        self.started = self.last_drawn = 0.0
+        self._drawn_width = 0
+
+    def start(self, total: int, done: int = 0) -> None:
+        self.total, self.before, self.done = total, done, 0
+        self.started = self.last_drawn = time.monotonic()
+        if done:
+            print(f"resuming: {done} of {total} runs already stored", file=self.stream)
+        self._draw(force=True)
+
+    def update(self, done: int, failed: int = 0) -> None:
+        """`done` runs finished in this session, `failed` of them failed."""
+        self.done, self.failed = done, failed
+        self._draw()
+
+    def finish(self) -> None:
+        self._draw(force=True)
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def line(self) -> str:
+        total = max(self.total, 1)
+        finished = self.before + self.done
+        filled = round(self.width * finished / total)
+        bar = "#" * filled + "-" * (self.width - filled)
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = self.done / elapsed
+        remaining = self.total - finished
+        eta = _clock(remaining / rate) if rate > 0 else "--:--"
+        failed = f" ({self.failed} failed)" if self.failed else ""
+        return f"[{bar}] {finished}/{self.total} runs{failed}  {rate:.1f} runs/s  ETA {eta}"
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        every = 0.2 if self.tty else self.log_every_s
+        if not force and now - self.last_drawn < every:
+            return
+        self.last_drawn = now
+        if self.tty:
+            line = self.line()
+            self.stream.write("\r" + line.ljust(self._drawn_width))  # cover a longer last line
+            self._drawn_width = len(line)
+        else:
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "--:--"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,501 @@
+"""An experiment's results on disk: Parquet parts written atomically, a manifest, resume.
+
+Layout of an output directory DIR:
+
+    DIR/manifest.json       config text and hash, seed, design, counts, versions, git commit
+    DIR/design.parquet      one row per (design point, replication): swept values and run_id
+    DIR/runs/part-NNNNNN.parquet     one row per run (MODEL.md §6)
+    DIR/monthly/part-NNNNNN.parquet  one row per run and month
+    DIR/deals/part-NNNNNN.parquet    one row per deal
+    DIR/failures.parquet    runs that raised: run_id, parameters, error (only when any did)
+
+Finished runs are buffered and written as one part per batch (`batch_runs` runs or
+`batch_seconds` seconds, whichever comes first), so the driver's memory stays flat and a
+large sweep makes few files. Each file is written under a temporary name and renamed
+(`os.replace`); within a part, `runs` is renamed last, so a run counts as stored exactly
+when its `runs` row exists. On opening, `monthly`/`deals` parts without their `runs` part
+(a kill between renames) and temporary files are removed: nothing is duplicated, and
+`pl.scan_parquet("DIR/runs/*.parquet")` reads the whole experiment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from experiments.config import to_toml
+from experiments.design import Plan
+from sim.run import RunResult, RunSpec
+
+TABLES = ("runs", "monthly", "deals")
+WRITE_ORDER = ("deals", "monthly", "runs")  # runs last: its rename commits the part
+MANIFEST = "manifest.json"
+DESIGN = "design.parquet"
+FAILURES = "failures.parquet"
+LOCK = ".lock"
+# Everything `partnersim run` writes; `--fresh` removes exactly these. Steps that add files
+# to DIR (e.g. a report) should append their names so a fresh run removes stale copies.
+MANAGED = [*TABLES, MANIFEST, DESIGN, FAILURES, "report.html", "charts"]
+PART = re.compile(r"part-(\d{6,})\.parquet")
+TEMP_MARK = ".tmp-"
+DEPENDENCIES = (
+    "partnersim",
+    "mesa",
+    "simpy",
+    "numpy",
+    "polars",
+    "pyarrow",
+    "scipy",
+    "SALib",
+    "dask",
+    "distributed",
+)
+FLOAT_SUFFIXES = ("_usd", "_day", "_days")
+FAILURE_SCHEMA = {
+    "run_id": pl.String,
+    "design_point": pl.Int64,
+    "replication": pl.Int64,
+    "seed": pl.String,
+    "parameters": pl.String,
+    "error": pl.String,
+    "traceback": pl.String,
+}
+
+
+class StoreError(Exception):
+    """A problem with the output directory, reported as one line."""
+
+
+# --- manifest ------------------------------------------------------------------------------
+
+
+def versions() -> dict[str, str | None]:
+    """Python and the installed versions of partnersim and its dependencies."""
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in DEPENDENCIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def git_commit() -> str | None:
+    """The checked-out commit of the source tree (suffixed `-dirty` with local edits)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}-dirty" if dirty else commit or None
+
+
+def model_hash() -> str:
+    """A hash of the model's code and data (every file of the `agents` and `sim` packages).
+
+    Results depend on the code as well as on the parameters, so a directory started with
+    other model code is not resumed (run ids only cover the parameters).
+    """
+    import agents
+    import sim
+
+    digest = hashlib.sha256()
+    for package in (agents, sim):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".toml"):
+                digest.update(str(path.relative_to(root.parent)).encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def build_manifest(plan: Plan, config_text: str | None = None) -> dict[str, Any]:
+    """What identifies an experiment and how its results were made."""
+    config = plan.config
+    return {
+        "name": config.name,
+        "description": config.description,
+        "config_text": config_text if config_text is not None else to_toml(config),
+        "config_canonical": to_toml(config),
+        "config_hash": config.config_hash,
+        "seed": config.seed,
+        "years": config.years,
+        "replications": config.replications,
+        "market": config.market,
+        "policy": config.policy,
+        "overrides": dict(config.overrides),
+        "design": plan.describe(),
+        "swept": list(config.swept),
+        "counts": {
+            "points": len(plan.points),
+            "runs": plan.runs,
+            "points_x_replications": len(plan.points) * config.replications,
+        },
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "model_hash": model_hash(),
+        "created": _now(),
+        "sessions": [],
+    }
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def read_manifest(root: str | Path) -> dict[str, Any]:
+    """The manifest of an output directory."""
+    return json.loads((Path(root) / MANIFEST).read_text())
+
+
+def _write_bytes_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _write_parquet_atomically(frame: pl.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+    frame.write_parquet(tmp)
+    os.replace(tmp, path)
+
+
+# --- the store -----------------------------------------------------------------------------
+
+
+class ResultStore:
+    """An output directory being filled by one driver (a lock keeps out a second one)."""
+
+    def __init__(
+        self,
+        root: Path,
+        manifest: dict[str, Any],
+        *,
+        batch_runs: int = 100,
+        batch_seconds: float = 10.0,
+    ) -> None:
+        self.root = root
+        self.manifest = manifest
+        self.batch_runs = batch_runs
+        self.batch_seconds = batch_seconds
+        self._buffer: dict[str, list[pl.DataFrame]] = {t: [] for t in TABLES}
+        self._buffered_runs = 0
+        self._buffer_started = 0.0
+        self._lock_fd: int | None = None
+        self._failures: dict[str, dict[str, Any]] = {}
+        self._failures_dirty = False
+        self._next_part = 0
+        self._schemas: dict[str, pl.Schema] = {}  # per table, from the first part
+        self.stored: set[str] = set()
+        self.parts_written = 0
+
+    # opening
+
+    @classmethod
+    def open(
+        cls,
+        root: str | Path,
+        plan: Plan,
+        *,
+        config_text: str | None = None,
+        fresh: bool = False,
+        batch_runs: int | None = None,
+        batch_seconds: float = 10.0,
+    ) -> ResultStore:
+        """Open DIR for a plan: create it, resume it, or (with `fresh`) start it over.
+
+        `batch_runs` defaults to about 5% of the plan's runs (10 to 200 per part): a sweep
+        makes a few dozen parts, and an interruption loses little. Raises StoreError,
+        before writing anything, when DIR holds another experiment.
+        """
+        root = Path(root)
+        check_destination(root, plan, fresh=fresh)
+        root.mkdir(parents=True, exist_ok=True)
+        if batch_runs is None:
+            batch_runs = min(max(plan.runs // 20, 10), 200)
+        store = cls(root, {}, batch_runs=batch_runs, batch_seconds=batch_seconds)
+        store._lock()
+        if fresh:
+            store._remove_managed()
+        manifest_path = root / MANIFEST
+        if manifest_path.exists():
+            store.manifest = read_manifest(root)
+        else:
+            store.manifest = build_manifest(plan, config_text)
+            store._write_manifest()
+        store._clean()
+        _write_parquet_atomically(plan.table(), root / DESIGN)
+        store.stored = store._read_stored()
+        store._failures = store._read_failures()
+        return store
+
+    def _lock(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return
+        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(
+                f"{self.root}: another `partnersim run` is writing to this directory"
+            ) from None
+        self._lock_fd = fd
+
+    def _remove_managed(self) -> None:
+        for name in MANAGED:
+            path = self.root / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+    def _clean(self) -> None:
+        """Remove temporary files and parts whose `runs` part never landed."""
+        for folder in (self.root, *(self.root / t for t in TABLES)):
+            folder.mkdir(exist_ok=True)
+            for path in folder.iterdir():
+                if TEMP_MARK in path.name:
+                    path.unlink()
+        committed = {p.name for p in (self.root / "runs").iterdir() if PART.fullmatch(p.name)}
+        numbers = [0]
+        for table in TABLES:
+            for path in (self.root / table).iterdir():
+                match = PART.fullmatch(path.name)
+                if match is None:
+                    continue
+                numbers.append(int(match.group(1)))
+                if path.name not in committed:
+                    path.unlink()
+        self._next_part = max(numbers) + 1
+        for table in TABLES:
+            first = min((self.root / table).glob("part-*.parquet"), default=None)
+            if first is not None:
+                self._schemas[table] = pl.read_parquet_schema(first)
+
+    def _read_stored(self) -> set[str]:
+        return _stored_run_ids(self.root)
+
+    def _read_failures(self) -> dict[str, dict[str, Any]]:
+        path = self.root / FAILURES
+        if not path.exists():
+            return {}
+        rows = pl.read_parquet(path).to_dicts()
+        return {row["run_id"]: row for row in rows if row["run_id"] not in self.stored}
+
+    # writing
+
+    def add(self, result: RunResult) -> None:
+        """Buffer one finished run; write a part when the batch is full or old enough."""
+        run_id = result.runs["run_id"][0]
+        if run_id in self.stored:
+            return
+        if not self._buffered_runs:
+            self._buffer_started = time.monotonic()
+        for table in TABLES:
+            self._buffer[table].append(getattr(result, table))
+        self._buffered_runs += 1
+        self.stored.add(run_id)
+        if self._failures.pop(run_id, None) is not None:
+            self._failures_dirty = True
+        if self._buffered_runs >= self.batch_runs:
+            self.flush()
+
+    def add_failure(self, spec: RunSpec, error: str, traceback_text: str = "") -> None:
+        """Record a run that raised (written with the next part, and at close)."""
+        params = {
+            "market": spec.params.market.name,
+            "policy": spec.params.policy.name,
+            **self._point_overrides(spec),
+        }
+        self._failures[spec.run_id] = {
+            "run_id": spec.run_id,
+            "design_point": spec.design_point,
+            "replication": spec.replication,
+            "seed": f"{spec.seed}/{spec.replication}",
+            "parameters": json.dumps(params, sort_keys=True, default=str),
+            "error": error,
+            "traceback": traceback_text,
+        }
+        self._failures_dirty = True
+
+    def _point_overrides(self, spec: RunSpec) -> dict[str, Any]:
+        """The overridden and swept parameters of a spec, from the manifest's lists."""
+        from agents.policies import flatten
+
+        flat = flatten(spec.params)
+        keys = [*self.manifest.get("overrides", {}), *self.manifest.get("swept", [])]
+        return {k: flat[k] for k in keys if k in flat}
+
+    def maybe_flush(self) -> None:
+        """Write the buffer if it has waited `batch_seconds`."""
+        waited = time.monotonic() - self._buffer_started
+        if self._buffered_runs and waited >= self.batch_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered runs as one part (deals, monthly, then runs) and the failures."""
+        if self._buffered_runs:
+            name = f"part-{self._next_part:06d}.parquet"
+            frames = {t: pl.concat(self._buffer[t], how="vertical_relaxed") for t in TABLES}
+            for table in WRITE_ORDER:
+                frame = canonical(frames[table], self._schemas.get(table))
+                self._schemas.setdefault(table, frame.schema)
+                _write_parquet_atomically(frame, self.root / table / name)
+            self._buffer = {t: [] for t in TABLES}
+            self._next_part += 1
+            self._buffered_runs = 0
+            self.parts_written += 1
+        if self._failures_dirty:
+            path = self.root / FAILURES
+            if self._failures:
+                frame = pl.DataFrame(list(self._failures.values()), schema=FAILURE_SCHEMA)
+                _write_parquet_atomically(frame.sort("run_id"), path)
+            elif path.exists():
+                path.unlink()
+            self._failures_dirty = False
+
+    @property
+    def failures(self) -> int:
+        """Runs currently recorded as failed."""
+        return len(self._failures)
+
+    def start_session(self, **fields: Any) -> None:
+        """Append this invocation (executor, workers, start time) to the manifest."""
+        session = {
+            "started": _now(),
+            **fields,
+            "status": "running",
+            "partnersim": versions().get("partnersim"),
+            "git_commit": git_commit(),
+        }
+        self.manifest.setdefault("sessions", []).append(session)
+        self._write_manifest()
+
+    def end_session(self, **fields: Any) -> None:
+        """Complete this invocation's manifest entry (status, counts, end time)."""
+        sessions = self.manifest.setdefault("sessions", [{}])
+        sessions[-1].update(fields, finished=_now())
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        text = json.dumps(self.manifest, indent=2, default=str) + "\n"
+        _write_bytes_atomically(self.root / MANIFEST, text.encode())
+
+    def close(self) -> None:
+        """Write what is buffered and release the directory."""
+        self.flush()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def canonical(frame: pl.DataFrame, reference: pl.Schema | dict | None = None) -> pl.DataFrame:
+    """Money and time columns as Float64; integers and nulls as earlier parts have them.
+
+    A run with no revenue reports `0` (an integer) where others report floats; without
+    this, parts would disagree on a column's type and could not be scanned together.
+    """
+    reference = reference or {}
+    casts = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Null and name in reference:
+            casts.append(pl.col(name).cast(reference[name]))
+        elif not (dtype.is_integer() or dtype == pl.Null):
+            continue
+        elif name.endswith(FLOAT_SUFFIXES) or (name in reference and reference[name].is_float()):
+            casts.append(pl.col(name).cast(pl.Float64))
+    return frame.with_columns(casts) if casts else frame
+
+
+def check_destination(root: Path, plan: Plan, *, fresh: bool) -> None:
+    """Refuse, before writing anything, a DIR that is a file or holds another experiment."""
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"--out: {str(root)!r} exists and is not a directory")
+    if fresh or not root.is_dir():
+        return
+    manifest_path = root / MANIFEST
+    if manifest_path.exists():
+        try:
+            manifest = read_manifest(root)
+        except (OSError, ValueError):
+            raise StoreError(
+                f"{manifest_path}: unreadable manifest; use --fresh to start over"
+            ) from None
+        theirs = manifest.get("config_hash")
+        if theirs != plan.config.config_hash:
+            raise StoreError(
+                f"{root} holds results of a different config "
+                f"({manifest.get('name')!r}, hash {theirs} != {plan.config.config_hash}); "
+                "use --fresh to replace them or --out for another directory"
+            )
+        ours = model_hash()
+        if manifest.get("model_hash", ours) != ours:
+            raise StoreError(
+                f"{root} holds results of other model code (agents/ and sim/ hash "
+                f"{manifest['model_hash']} != {ours}, first run at commit "
+                f"{manifest.get('git_commit')}); resuming would mix model versions: "
+                "use --fresh to start over or --out for another directory"
+            )
+        stray = _stored_run_ids(root) - {spec.run_id for spec in plan.specs}
+        if stray:
+            raise StoreError(
+                f"{root} holds {len(stray)} runs that are not in this experiment's plan "
+                "(the model's parameters or presets changed?); "
+                "use --fresh to start over or --out for another directory"
+            )
+        return
+    leftovers = [name for name in TABLES if (root / name).exists()]
+    if leftovers:
+        raise StoreError(
+            f"{root} has {', '.join(leftovers)}/ but no {MANIFEST}; "
+            "use --fresh to replace them or --out for another directory"
+        )
+
+
+def _stored_run_ids(root: Path) -> set[str]:
+    """Run ids in DIR/runs/ (the runs part commits a batch, so these are complete runs)."""
+    if not any((root / "runs").glob("part-*.parquet")):
+        return set()
+    frame = pl.scan_parquet(root / "runs" / "part-*.parquet").select("run_id").collect()
+    return set(frame["run_id"].to_list())
+
+
+def scan(root: str | Path, table: str = "runs") -> pl.LazyFrame:
+    """A lazy view of one table of an experiment (runs, monthly or deals)."""
+    if table not in TABLES:
+        raise ValueError(f"table: got {table!r}, expected one of {', '.join(TABLES)}")
+    return pl.scan_parquet(Path(root) / table / "*.parquet")

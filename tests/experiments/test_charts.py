@@ -1,0 +1,409 @@
+"""Chart functions on small tidy frames give valid Vega-Lite with the expected encodings.
+
+`chart.to_dict()` validates against the Vega-Lite schema Altair ships; on top of that every
+encoded field must be a column of the chart's data, every chart has a title and tooltips,
+and charts with a colour legend bind a point selection to it. The report's statistics
+helpers (intervals, paired differences, ratios) are checked on frames with known answers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from experiments import charts, report
+
+
+def walk(node: Any):
+    """Every dict inside a spec, depth first."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def encodings(spec: dict) -> list[dict]:
+    return [d["encoding"] for d in walk(spec) if isinstance(d.get("encoding"), dict)]
+
+
+def encoded_fields(spec: dict) -> set[str]:
+    """Fields named by encodings and facets (not by transforms, which may derive new ones)."""
+    fields = set()
+    for enc in encodings(spec):
+        for channel in enc.values():
+            for item in channel if isinstance(channel, list) else [channel]:
+                if isinstance(item, dict) and "field" in item:
+                    fields.add(item["field"])
+    for d in walk(spec):
+        facet = d.get("facet")
+        if isinstance(facet, dict):
+            for item in [facet, *facet.values()]:
+                if isinstance(item, dict) and isinstance(item.get("field"), str):
+                    fields.add(item["field"])
+    return fields
+
+
+def data_columns(spec: dict) -> set[str]:
+    columns: set[str] = set()
+    for rows in spec.get("datasets", {}).values():
+        for row in rows:
+            columns |= set(row)
+    return columns
+
+
+def channel_field(spec: dict, channel: str) -> set[str]:
+    found = set()
+    for enc in encodings(spec):
+        item = enc.get(channel)
+        if isinstance(item, dict) and "field" in item:
+            found.add(item["field"])
+    return found
+
+
+def check(chart, *, title: str, legend_field: str | None, derived: set[str] = frozenset()):
+    """Common checks; returns the validated spec."""
+    spec = chart.to_dict()  # validates against the Vega-Lite schema
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
+    assert title in spec["title"]["text"]
+    missing = encoded_fields(spec) - data_columns(spec) - set(derived)
+    assert not missing, f"encoded fields absent from the data: {missing}"
+    assert any("tooltip" in enc for enc in encodings(spec)), "no tooltips"
+    assert not any("." in f for f in encoded_fields(spec)), "dotted field names"
+    if legend_field is not None:
+        params = [p for d in walk(spec) for p in d.get("params", []) if isinstance(p, dict)]
+        legend = [p for p in params if p.get("bind") == "legend"]
+        assert legend, "no selection bound to the legend"
+        assert legend[0]["select"]["fields"] == [legend_field]
+        assert legend_field in channel_field(spec, "color")
+    return spec
+
+
+def over_time(markets=("japan", "us"), series=("us_urgency", "hybrid"), months=3, **extra):
+    rows = [
+        {
+            "market": m,
+            "series": s,
+            "month": t,
+            "value": float(t),
+            "lo": t - 0.5,
+            "hi": t + 0.5,
+            "n": 5,
+            **extra,
+        }
+        for m in markets
+        for s in series
+        for t in range(1, months + 1)
+    ]
+    return pl.DataFrame(rows)
+
+
+def quantile_frame():
+    return pl.DataFrame(
+        {
+            "market": ["japan", "japan", "us"],
+            "series": ["us_urgency", "hybrid", "hybrid"],
+            "p05": [1.0, 2, 3],
+            "q1": [2.0, 3, 4],
+            "median": [3.0, 4, 5],
+            "q3": [4.0, 5, 6],
+            "p95": [5.0, 6, 7],
+            "mean": [3.1, 4.1, 5.1],
+            "n": [5, 5, 5],
+        }
+    )
+
+
+def test_cumulative_revenue_band_per_series_and_market_panel():
+    chart = charts.cumulative_revenue_chart(
+        over_time(), years=5, series_order=["us_urgency", "hybrid"]
+    )
+    spec = check(chart, title="Cumulative revenue over 5 years", legend_field="series")
+    assert spec["facet"]["column"]["field"] == "market"
+    layers = spec["spec"]["layer"]
+    marks = [layer["mark"]["type"] for layer in layers]
+    assert marks == ["area", "line"]
+    band, line = layers
+    assert band["encoding"]["y"]["field"] == "lo" and band["encoding"]["y2"]["field"] == "hi"
+    assert line["encoding"]["y"]["field"] == "value"
+    assert line["encoding"]["x"]["field"] == "month"
+    assert line["encoding"]["color"]["sort"] == ["us_urgency", "hybrid"]
+    assert "$" in band["encoding"]["y"]["axis"]["format"]
+
+
+def test_survival_chart_is_a_share_between_zero_and_one():
+    spec = check(charts.survival_chart(over_time()), title="survival", legend_field="series")
+    line = spec["spec"]["layer"][1]
+    assert line["encoding"]["y"]["scale"]["domain"] == [0, 1]
+
+
+def test_trust_chart_has_a_row_per_measure():
+    frame = pl.concat(
+        [
+            over_time(measure="client stakeholders"),
+            over_time(measure="reseller in vendor"),
+        ]
+    )
+    spec = check(charts.trust_chart(frame), title="Trust", legend_field="series")
+    assert spec["facet"]["row"]["field"] == "measure"
+    assert spec["facet"]["column"]["field"] == "market"
+
+
+def test_revenue_per_rep_chart_draws_quantiles_and_the_target():
+    chart = charts.revenue_per_rep_chart(quantile_frame(), target_usd=500_000)
+    spec = check(chart, title="against the target", legend_field="series")
+    layers = spec["spec"]["layer"]
+    xs = [layer["encoding"]["x"] for layer in layers]
+    assert {"p05", "q1", "median", "mean"} <= {x.get("field") for x in xs}
+    assert {"datum": 500_000} in [{k: v for k, v in x.items() if k == "datum"} for x in xs]
+    x2 = {layer["encoding"].get("x2", {}).get("field") for layer in layers}
+    assert {"p95", "q3"} <= x2
+
+
+def test_days_to_close_chart():
+    spec = check(
+        charts.days_to_close_chart(quantile_frame()), title="Days to close", legend_field="series"
+    )
+    assert spec["facet"]["row"]["field"] == "market"
+
+
+def test_pipeline_chart_stacks_stages_per_panel():
+    frame = pl.DataFrame(
+        {
+            "panel": ["japan / hybrid"] * 4,
+            "stage": ["prospect", "customer"] * 2,
+            "stage_rank": [0, 4] * 2,
+            "month": [1, 1, 2, 2],
+            "count": [9.0, 1.0, 8.0, 2.0],
+        }
+    )
+    chart = charts.pipeline_chart(frame, stage_order=report.STAGES)
+    spec = check(chart, title="Pipeline", legend_field="stage")
+    assert spec["spec"]["mark"]["type"] == "area"
+    assert spec["spec"]["encoding"]["y"]["stack"] == "zero"
+    assert spec["facet"]["field"] == "panel"
+
+
+def test_sweep_chart_facets_outcome_by_parameter():
+    frame = pl.DataFrame(
+        {
+            "parameter": ["policy.patience_months"] * 4,
+            "outcome": ["5-year revenue (USD)"] * 2 + ["P(partnership ends)"] * 2,
+            "series": ["hybrid"] * 4,
+            "x": [12.0, 36.0] * 2,
+            "value": [1.0, 2.0, 0.8, 0.1],
+            "lo": [0.5, 1.5, 0.6, 0.0],
+            "hi": [1.5, 2.5, 0.9, 0.3],
+            "n": [10] * 4,
+        }
+    )
+    spec = check(
+        charts.sweep_chart(frame, title="Outcomes"), title="Outcomes", legend_field="series"
+    )
+    assert spec["facet"]["row"]["field"] == "outcome"
+    assert spec["facet"]["column"]["field"] == "parameter"
+    assert spec["resolve"]["scale"] == {"x": "independent", "y": "independent"}
+
+
+def test_heatmap_chart_colours_cells_by_mean():
+    grid = [(u, r) for u in (0.2, 0.8) for r in (0.2, 0.8)]
+    frame = pl.DataFrame(
+        {
+            "panel": ["japan"] * 4,
+            "x": [g[0] for g in grid],
+            "y": [g[1] for g in grid],
+            "value": [0.1, 0.5, 0.2, 0.9],
+            "lo": [0.0] * 4,
+            "hi": [1.0] * 4,
+            "n": [20] * 4,
+        }
+    )
+    chart = charts.heatmap_chart(
+        frame,
+        title="P(partnership ends)",
+        x_title="policy.urgency",
+        y_title="policy.relationship_investment",
+        value_title="P(partnership ends)",
+        value_format=charts.SHARE,
+        scheme="reds",
+        domain=(0, 1),
+    )
+    spec = check(chart, title="P(partnership ends)", legend_field=None, derived={"vmin", "vmax"})
+    cells = spec["spec"]["layer"][0]
+    assert cells["mark"]["type"] == "rect"
+    assert cells["encoding"]["color"]["field"] == "value"
+    assert cells["encoding"]["color"]["scale"]["domain"] == [0, 1]
+    assert cells["encoding"]["x"]["field"] == "x" and cells["encoding"]["y"]["field"] == "y"
+
+
+def test_sobol_chart_bars_with_intervals():
+    frame = pl.DataFrame(
+        {
+            "outcome": ["5-year revenue (USD)"] * 4,
+            "parameter": ["policy.urgency"] * 2 + ["partner.reps"] * 2,
+            "index": ["S1", "ST"] * 2,
+            "value": [0.1, 0.2, 0.5, 0.6],
+            "lo": [0.0, 0.1, 0.4, 0.5],
+            "hi": [0.2, 0.3, 0.6, 0.7],
+        }
+    )
+    spec = check(charts.sobol_chart(frame), title="Sobol", legend_field="index")
+    bars, whiskers = spec["spec"]["layer"]
+    assert bars["mark"]["type"] == "bar" and bars["encoding"]["x"]["field"] == "value"
+    assert (
+        whiskers["encoding"]["x"]["field"] == "lo" and whiskers["encoding"]["x2"]["field"] == "hi"
+    )
+
+
+def test_morris_chart_plots_mu_star_against_sigma():
+    frame = pl.DataFrame(
+        {
+            "outcome": ["5-year revenue (USD)"] * 2,
+            "parameter": ["policy.urgency", "partner.reps"],
+            "mu_star": [1.0, 2.0],
+            "mu_star_conf": [0.1, 0.2],
+            "sigma": [0.5, 0.3],
+        }
+    )
+    spec = check(charts.morris_chart(frame), title="Morris", legend_field="parameter")
+    points = spec["spec"]["layer"][0]
+    assert points["encoding"]["x"]["field"] == "mu_star"
+    assert points["encoding"]["y"]["field"] == "sigma"
+
+
+def test_paired_difference_chart_has_a_zero_line_and_intervals():
+    frame = pl.DataFrame(
+        {
+            "market": ["japan", "us"],
+            "pair": ["hybrid − us_urgency"] * 2,
+            "outcome": ["5-year revenue (USD)"] * 2,
+            "mean": [1.0, -1.0],
+            "lo": [0.5, -2.0],
+            "hi": [1.5, 0.0],
+            "n": [20, 20],
+        }
+    )
+    spec = check(charts.paired_difference_chart(frame), title="Paired", legend_field="market")
+    zero, interval, point = spec["spec"]["layer"]
+    assert zero["encoding"]["x"] == {"datum": 0}
+    assert (
+        interval["encoding"]["x"]["field"] == "lo" and interval["encoding"]["x2"]["field"] == "hi"
+    )
+    assert point["encoding"]["x"]["field"] == "mean"
+
+
+def test_charts_accept_pandas_frames_too():
+    chart = charts.survival_chart(over_time().to_pandas())
+    assert chart.to_dict()["datasets"]
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_mean_interval_is_students_t():
+    frame = pl.DataFrame({"value": [10.0, 5.0], "sd": [2.0, None], "n": [5, 1]})
+    out = report.with_mean_ci(frame, "value", "sd", "n")
+    half = stats.t.ppf(0.975, 4) * 2 / math.sqrt(5)
+    assert out["lo"][0] == pytest.approx(10 - half) and out["hi"][0] == pytest.approx(10 + half)
+    assert out["lo"][1] == out["hi"][1] == 5.0  # one run: no band
+
+
+def test_wilson_interval_matches_the_formula_and_stays_in_unit_interval():
+    out = report.with_wilson_ci(pl.DataFrame({"p": [0.0, 0.5, 1.0], "n": [20, 20, 20]}), "p", "n")
+    assert out["lo"][0] == pytest.approx(0.0, abs=1e-12)
+    assert out["hi"][0] == pytest.approx(0.1611, abs=1e-3)  # 3.84 / (20 + 3.84)
+    assert out["lo"][1] == pytest.approx(0.2993, abs=1e-3)
+    assert out["hi"][2] == pytest.approx(1.0)
+    assert ((out["lo"] >= -1e-12) & (out["hi"] <= 1 + 1e-12)).all()
+
+
+def test_ratio_interval_is_deterministic_and_covers_the_ratio():
+    rng = np.random.default_rng(1)
+    base = rng.uniform(100, 200, 30)
+    a, b = 2 * base + rng.normal(0, 5, 30), base
+    first = report.ratio_interval(a, b, paired=True)
+    assert first == report.ratio_interval(a, b, paired=True)
+    ratio, lo, hi = first
+    assert lo < ratio < hi and 1.9 < ratio < 2.1
+    # Pairing removes the shared noise: the paired interval is much narrower.
+    _, ulo, uhi = report.ratio_interval(a, b, paired=False)
+    assert hi - lo < (uhi - ulo) / 3
+
+
+def synthetic_runs(replications=6):
+    """Two policies in two markets; hybrid earns exactly 1000 more in each replication."""
+    rows = []
+    for market in ("japan", "us"):
+        for policy, extra in (("us_urgency", 0.0), ("hybrid", 1000.0)):
+            for r in range(replications):
+                revenue = 5000.0 + 100 * r + extra
+                rows.append(
+                    {
+                        "run_id": f"{market}-{policy}-{r}",
+                        "design_point": 0,
+                        "replication": r,
+                        "seed_entropy": "7",
+                        "years": 5.0,
+                        "market.name": market,
+                        "policy.name": policy,
+                        "policy.target_per_rep_usd": 500_000.0,
+                        "revenue_total_usd": revenue,
+                        "revenue_year1_usd": revenue / 5,
+                        "revenue_per_rep_year1_usd": revenue / 50,
+                        "npv_usd": revenue - 3000,
+                        "partnership_terminated": policy == "us_urgency" and r % 2 == 0,
+                        "win_rate": 0.5,
+                        "median_cycle_days": 100.0,
+                    }
+                )
+    return pl.DataFrame(rows)
+
+
+def test_paired_differences_take_differences_within_replications():
+    runs = synthetic_runs()
+    manifest = {"design": {"kind": "grid"}, "swept": ["market", "policy"], "years": 5}
+    layout = report.design_layout(runs, manifest)
+    assert layout.policies == ["us_urgency", "hybrid"] and layout.markets == ["japan", "us"]
+    labelled = report.with_labels(runs, layout)
+    diffs = report.paired_differences(labelled, layout)
+    revenue = diffs.filter(pl.col("column") == "revenue_total_usd")
+    assert revenue["pair"].unique().to_list() == ["hybrid − us_urgency"]
+    assert revenue["n"].to_list() == [6, 6]
+    # The difference is exactly 1000 in every replication: a zero-width interval.
+    assert revenue["mean"].to_list() == pytest.approx([1000.0, 1000.0])
+    assert revenue["lo"].to_list() == pytest.approx([1000.0, 1000.0])
+    assert revenue["hi"].to_list() == pytest.approx([1000.0, 1000.0])
+    expected = (5250.0 + 1000) / 5250.0
+    assert revenue["ratio"].to_list() == pytest.approx([expected, expected])
+    ends = diffs.filter(pl.col("column") == "partnership_terminated")
+    assert ends["mean"].to_list() == pytest.approx([-0.5, -0.5])
+
+
+def test_summary_table_has_one_row_per_market_and_policy():
+    runs = synthetic_runs()
+    layout = report.design_layout(runs, {"design": {"kind": "grid"}, "years": 5})
+    table = report.summary_table(report.with_labels(runs, layout), layout, "label")
+    assert table.select("market", "label").rows() == [
+        ("japan", "us_urgency"),
+        ("japan", "hybrid"),
+        ("us", "us_urgency"),
+        ("us", "hybrid"),
+    ]
+    assert table["revenue_mean"][1] == pytest.approx(6250.0)
+    assert table["terminated_share"].to_list() == pytest.approx([0.5, 0.0, 0.5, 0.0])
+
+
+def test_money_and_ratio_formats():
+    assert report.money(2_140_000) == "$2.14M"
+    assert report.money(-35_200) == "-$35.2k"
+    assert report.money(512) == "$512"
+    assert report.money(float("nan")) == "n/a"
+    assert report.times(2.13) == "2.1x"
+    assert report.share(0.456) == "46%"

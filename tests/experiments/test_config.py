@@ -1,0 +1,203 @@
+"""Experiment files: round trip through TOML, and bad configs give exit 2 and one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sweep_helpers import TINY_BASE, TINY_GRID, run_cli, write_config
+
+from experiments import config
+
+CONFIGS = sorted((Path(config.__file__).parent / "configs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_shipped_configs_survive_toml_round_trip(path: Path) -> None:
+    loaded = config.load(path)
+    text = config.to_toml(loaded)
+    assert config.loads(text) == loaded
+    assert config.to_toml(config.loads(text)) == text
+    assert loaded.name == path.stem
+
+
+def test_shipped_configs_cover_the_issue() -> None:
+    names = {p.stem for p in CONFIGS}
+    assert {"quickstart", "patience", "overselling", "hybrid_frontier", "sensitivity"} <= names
+    quick = config.load(Path(config.__file__).parent / "configs" / "quickstart.toml")
+    assert quick.replications == 20 and quick.years == 5
+    sens = config.load(Path(config.__file__).parent / "configs" / "sensitivity.toml")
+    assert sens.sweep.design == "sobol" and len(sens.sweep.sampled) >= 6
+
+
+def test_dotted_keys_quoted_or_bare_are_the_same() -> None:
+    quoted = config.loads('name = "x"\n[base.set]\n"partner.reps" = 4\n')
+    bare = config.loads('name = "x"\n[base.set]\npartner.reps = 4\n')
+    assert quoted == bare
+    assert quoted.config_hash == bare.config_hash
+
+
+def test_values_are_normalized_and_comments_do_not_change_the_hash() -> None:
+    a = config.loads('name = "x"\n[sweep.parameters]\n"policy.urgency" = [0, 1]\n')
+    b = config.loads('# c\nname = "x"  # c\n[sweep.parameters]\n"policy.urgency" = [0.0, 1.0]\n')
+    assert a == b and a.config_hash == b.config_hash
+    assert a.sweep.parameters[0].values == (0.0, 1.0)
+
+
+GRID = TINY_BASE + '\n[sweep]\ndesign = "grid"\n'
+SOBOL = TINY_BASE + '\n[sweep]\ndesign = "sobol"\nsamples = 8\n'
+HEAD = 'name = "bad"\nyears = 1\nreplications = 2\n'
+
+# (id, config text or None for a missing file, text the one-line error must contain)
+BAD_CONFIGS = [
+    ("bad-toml", 'name = "bad"\nyears = \n', "invalid TOML"),
+    ("unknown-top-key", HEAD + "replicatons = 3\n", "replicatons"),
+    ("unknown-table-key", HEAD + "[sweep]\nsampels = 3\n", "sweep.sampels"),
+    (
+        "unknown-parameter",
+        HEAD + GRID + '[sweep.parameters]\n"policy.urgencyy" = [0.1]\n',
+        "sweep.parameters.policy.urgencyy",
+    ),
+    ("unknown-override", HEAD + '[base.set]\n"partner.repz" = 3\n', "base.set.partner.repz"),
+    ("wrong-type", 'name = "bad"\nreplications = "ten"\n', "replications"),
+    (
+        "out-of-range",
+        HEAD + GRID + '[sweep.parameters]\n"policy.urgency" = [0.5, 1.5]\n',
+        "sweep.parameters.policy.urgency",
+    ),
+    (
+        "integer-parameter-given-float",
+        HEAD + GRID + '[sweep.parameters]\n"partner.reps" = [2.5]\n',
+        "sweep.parameters.partner.reps",
+    ),
+    (
+        "low-above-high",
+        HEAD + SOBOL + '[sweep.parameters]\n"policy.urgency" = { low = 0.8, high = 0.2 }\n',
+        "sweep.parameters.policy.urgency",
+    ),
+    ("unknown-design", HEAD + '[sweep]\ndesign = "factorial"\n', "sweep.design"),
+    (
+        "sobol-samples-not-power-of-2",
+        HEAD
+        + '[sweep]\ndesign = "sobol"\nsamples = 10\n'
+        + '[sweep.parameters]\n"policy.urgency" = { low = 0.0, high = 1.0 }\n',
+        "sweep.samples",
+    ),
+    (
+        "bounds-in-a-grid",
+        HEAD + GRID + '[sweep.parameters]\n"policy.urgency" = { low = 0.0, high = 1.0 }\n',
+        "sweep.parameters.policy.urgency",
+    ),
+    ("unknown-market", HEAD + GRID + '[sweep.parameters]\nmarket = ["mars"]\n', "market"),
+    ("unknown-preset", HEAD + '[base]\npolicy = "aggressive"\n', "base.policy"),
+    ("missing-name", "years = 1\n", "name"),
+    ("years-zero", 'name = "bad"\nyears = 0\n', "years"),
+    (
+        "choice-not-allowed",
+        HEAD + GRID + '[sweep.parameters]\n"policy.proposal_timing" = ["never"]\n',
+        "sweep.parameters.policy.proposal_timing",
+    ),
+    ("missing-file", None, "no such file"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"), [b[1:] for b in BAD_CONFIGS], ids=[b[0] for b in BAD_CONFIGS]
+)
+def test_bad_config_exit_2_one_line_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture, text: str | None, needle: str
+) -> None:
+    path = tmp_path / "missing.toml" if text is None else write_config(tmp_path, text)
+    out = tmp_path / "out"
+    assert run_cli("run", path, "--out", out) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("partnersim: error: ") and needle in lines[0], lines[0]
+    assert captured.out == ""
+    assert not out.exists()
+
+
+def test_bad_config_through_the_installed_command(tmp_path: Path) -> None:
+    path = write_config(tmp_path, HEAD + GRID + '[sweep.parameters]\n"policy.urgency" = [2]\n')
+    command = Path(sys.executable).parent / "partnersim"
+    done = subprocess.run(
+        [command, "run", path, "--out", tmp_path / "out"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "sweep.parameters.policy.urgency: got 2" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = write_config(tmp_path, TINY_GRID)
+    out = tmp_path / "out"
+    assert run_cli("run", path, "--out", out, "--dask-local", "--scheduler", "tcp://x:1") == 2
+    assert run_cli("run", path, "--out", out, "--workers", 0) == 2
+    out.write_text("a file")
+    assert run_cli("run", path, "--out", out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("partnersim: error: ") for line in err)
+
+
+def test_a_different_config_is_refused_unless_fresh(
+    reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    other = write_config(tmp_path, HEAD + TINY_BASE, name="other.toml")
+    capsys.readouterr()
+    assert run_cli("run", other, "--out", out, "--workers", 1) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "different config" in err[0] and "--fresh" in err[0]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # nothing written
+    assert run_cli("run", other, "--out", out, "--workers", 1, "--fresh") == 0
+    runs = pl.scan_parquet(out / "runs" / "*.parquet").collect()
+    assert runs.height == config.load(other).replications
+    assert set(runs["experiment"]) == {"bad"}
+    assert json.loads((out / "manifest.json").read_text())["name"] == "bad"
+
+
+@given(
+    description=st.text(max_size=40),
+    years=st.floats(min_value=0.01, max_value=200),
+    urgency=st.lists(st.floats(0, 1), min_size=1, max_size=4, unique=True),
+    reps=st.integers(1, 50),
+    low=st.floats(0, 0.5),
+    width=st.floats(0.001, 0.5),
+)
+@settings(max_examples=30)
+def test_any_config_survives_toml_round_trip(description, years, urgency, reps, low, width):
+    lists = config.loads('name = "x"\n[sweep.parameters]\n"policy.urgency" = [0.5]\n')
+    swept = (config.SweptParameter(key="policy.urgency", values=tuple(urgency)),)
+    grid = config.ExperimentConfig(
+        name="x-1.y",
+        description=description,
+        years=years,
+        overrides=(("partner.reps", reps),),
+        sweep=config.Sweep(parameters=swept),
+    )
+    bounds = config.Bounds(low=low, high=low + width)
+    lhs = config.ExperimentConfig(
+        name="x",
+        sweep=config.Sweep(
+            design="lhs",
+            samples=4,
+            parameters=(config.SweptParameter(key="policy.overselling", bounds=bounds),),
+        ),
+    )
+    for c in (lists, grid, lhs):
+        assert config.loads(config.to_toml(c)) == c

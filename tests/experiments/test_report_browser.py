@@ -1,0 +1,531 @@
+"""The experiment report, end to end: tiny experiments in, charts and an HTML page out.
+
+Small experiments are simulated here and written in the layout `partnersim run` makes
+(`runs/`, `monthly/`, `deals/` Parquet parts, `design.parquet`, `manifest.json`). The report
+must pick the charts each design supports (presets, 1-D and 2-D grids, Sobol, Morris),
+state numbers in its captions, and stay fast on a 2000-run experiment. The page is then
+opened in headless Chromium over the DevTools protocol (a pipe, no extra packages): every
+chart must be drawn as SVG, nothing may reach the network or the console's error level,
+and a full-page screenshot must not be blank. Without a local `chromium` that one test
+is skipped; CI installs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import dataclasses
+import json
+import os
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from PIL import Image
+
+from agents.policies import ConfigError
+from experiments import report
+from sim.run import make_spec, simulate
+
+TINY = {"market.clients": 30, "partner.reps": 2}
+PRESETS = ("us_urgency", "jp_relationship", "hybrid")
+SAMPLED = {
+    "policy.urgency": (0.1, 0.9),
+    "policy.relationship_investment": (0.1, 0.9),
+    "policy.overselling": (0.0, 0.6),
+}
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+def canonical(frame: pl.DataFrame) -> pl.DataFrame:
+    """As the store writes them: money and time columns are floats even when all integer."""
+    return frame.with_columns(
+        pl.col(c).cast(pl.Float64)
+        for c, dtype in frame.schema.items()
+        if c.endswith(("_usd", "_day", "_days")) and (dtype.is_integer() or dtype == pl.Null)
+    )
+
+
+def write_experiment(root: Path, name: str, points, *, replications: int, years: float, design):
+    """Simulate `points` [(market, policy, overrides, sample_index)] x replications into root.
+
+    Runs shared by identical design points (Morris trajectories) are simulated once, as
+    the runner does; design.parquet maps every point to its runs.
+    """
+    for table in ("runs", "monthly", "deals"):
+        (root / table).mkdir(parents=True)
+    rows, done = [], set()
+    for index, (market, policy, overrides, sample) in enumerate(points):
+        for replication in range(replications):
+            spec = make_spec(
+                market,
+                policy,
+                overrides={**TINY, **overrides},
+                years=years,
+                seed=1,
+                replication=replication,
+                experiment=name,
+                design_point=index,
+            )
+            rows.append((index, sample, replication, spec.run_id))
+            if spec.run_id in done:
+                continue
+            done.add(spec.run_id)
+            result = simulate(spec)
+            for table in ("runs", "monthly", "deals"):
+                part = root / table / f"part-{len(done):06d}.parquet"
+                canonical(getattr(result, table)).write_parquet(part)
+    pl.DataFrame(
+        rows,
+        schema={
+            "design_point": pl.Int64,
+            "sample_index": pl.Int64,
+            "replication": pl.Int64,
+            "run_id": pl.String,
+        },
+        orient="row",
+    ).write_parquet(root / "design.parquet")
+    config = f'name = "{name}"\nyears = {years}\nreplications = {replications}\nseed = 1\n'
+    manifest = {
+        "name": name,
+        "config_text": config,
+        "config_hash": "0123456789abcdef",
+        "seed": 1,
+        "years": years,
+        "replications": replications,
+        "design": design,
+        "counts": {"points": len(points), "runs": len(done)},
+        "versions": {"partnersim": "0.1.0", "polars": pl.__version__},
+        "git_commit": None,
+        "swept": [spec.get("column", key) for key, spec in design["parameters"].items()],
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return root
+
+
+def presets_experiment(root: Path) -> Path:
+    points = [(m, p, {}, None) for m in ("japan", "us") for p in PRESETS]
+    design = {
+        "kind": "grid",
+        "samples": None,
+        "parameters": {
+            "market": {"values": ["japan", "us"], "column": "market.name"},
+            "policy": {"values": list(PRESETS), "column": "policy.name"},
+        },
+    }
+    return write_experiment(root, "presets", points, replications=3, years=2, design=design)
+
+
+def grid_experiment(root: Path, values: dict[str, list[float]], replications: int) -> Path:
+    names = list(values)
+    combos = [dict(zip(names, combo, strict=True)) for combo in _product(*values.values())]
+    points = [("japan", "hybrid", combo, None) for combo in combos]
+    design = {
+        "kind": "grid",
+        "parameters": {k: {"values": v, "column": k} for k, v in values.items()},
+    }
+    return write_experiment(root, "grid", points, replications=replications, years=2, design=design)
+
+
+def _product(*lists):
+    if not lists:
+        return [()]
+    return [(x, *rest) for x in lists[0] for rest in _product(*lists[1:])]
+
+
+def sampled_experiment(root: Path, kind: str) -> Path:
+    """Sobol (N=4, no second order) or Morris (4 trajectories, 4 levels) over SAMPLED."""
+    from SALib.sample import morris, sobol
+
+    problem = {"num_vars": 3, "names": list(SAMPLED), "bounds": [[0.0, 1.0]] * 3}
+    if kind == "sobol":
+        unit = sobol.sample(problem, 4, calc_second_order=False, seed=3)
+        extra = {"samples": 4, "second_order": False}
+    else:
+        unit = morris.sample(problem, 4, num_levels=4, seed=3)
+        extra = {"samples": 4, "levels": 4}
+    points = [
+        (
+            "us",
+            "hybrid",
+            {
+                k: lo + float(u) * (hi - lo)
+                for (k, (lo, hi)), u in zip(SAMPLED.items(), row, strict=True)
+            },
+            i,
+        )
+        for i, row in enumerate(unit)
+    ]
+    parameters = {
+        k: {"low": lo, "high": hi, "type": "float", "column": k} for k, (lo, hi) in SAMPLED.items()
+    }
+    design = {"kind": kind, **extra, "parameters": parameters}
+    return write_experiment(root, kind, points, replications=1, years=1, design=design)
+
+
+def inflate(source: Path, target: Path, copies: int, parts: int = 20) -> Path:
+    """A large experiment: every run of `source` copied as new replications, in `parts` parts."""
+    tables = {t: pl.read_parquet(source / t / "*.parquet") for t in ("runs", "monthly", "deals")}
+    replications = tables["runs"]["replication"].max() + 1
+    for table, frame in tables.items():
+        big = pl.concat(
+            frame.with_columns(
+                run_id=pl.col("run_id") + f"-{k}",
+                **(
+                    {"replication": pl.col("replication") + k * replications}
+                    if table == "runs"
+                    else {}
+                ),
+            )
+            for k in range(copies)
+        )
+        (target / table).mkdir(parents=True)
+        size = -(-big.height // parts)
+        for i in range(parts):
+            big.slice(i * size, size).write_parquet(target / table / f"part-{i:06d}.parquet")
+    manifest = json.loads((source / "manifest.json").read_text())
+    manifest["replications"] = replications * copies
+    manifest["counts"] = {"runs": tables["runs"].height * copies}
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    return target
+
+
+@pytest.fixture(scope="module")
+def presets_dir(tmp_path_factory) -> Path:
+    return presets_experiment(tmp_path_factory.mktemp("presets"))
+
+
+@pytest.fixture(scope="module")
+def large_report(presets_dir, tmp_path_factory):
+    """The presets experiment inflated to 2016 runs, reported with PNG and SVG files."""
+    root = inflate(presets_dir, tmp_path_factory.mktemp("large") / "exp", copies=112)
+    started = time.perf_counter()
+    result = report.write_report(root)
+    return root, result, time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def one_sentence_with_numbers(caption: str) -> bool:
+    return caption.endswith(".") and "\n" not in caption and any(c.isdigit() for c in caption)
+
+
+def test_presets_report_charts_and_captions(presets_dir):
+    builder = report.ReportBuilder(report.read_experiment(presets_dir))
+    figures = {f.name: f for f in builder.figures()}
+    assert list(figures) == [
+        "cumulative_revenue",
+        "partnership_survival",
+        "pipeline_stages",
+        "trust",
+        "revenue_per_rep_year1",
+        "days_to_close",
+        "paired_differences",
+    ]
+    for figure in figures.values():
+        assert one_sentence_with_numbers(figure.caption), figure.caption
+        assert figure.chart.to_dict()["title"]["text"]
+    assert "2-year revenue" in figures["cumulative_revenue"].caption
+    assert "target" in figures["revenue_per_rep_year1"].caption
+    caption = figures["paired_differences"].caption
+    assert caption.startswith("In japan, hybrid earns ") and "us_urgency" in caption
+    assert "paired replications" in caption
+
+
+def test_paired_differences_match_the_runs_table(presets_dir):
+    runs = report.read_experiment(presets_dir).runs
+    builder = report.ReportBuilder(report.read_experiment(presets_dir))
+    row = builder.paired.filter(
+        (pl.col("market") == "us")
+        & (pl.col("pair") == "hybrid − us_urgency")
+        & (pl.col("column") == "revenue_total_usd")
+    ).row(0, named=True)
+
+    def mean(policy):
+        sub = runs.filter((pl.col("market.name") == "us") & (pl.col("policy.name") == policy))
+        return sub["revenue_total_usd"].mean()
+
+    assert row["n"] == 3
+    assert row["mean"] == pytest.approx(mean("hybrid") - mean("us_urgency"))
+    assert row["ratio"] == pytest.approx(mean("hybrid") / mean("us_urgency"))
+    assert row["lo"] <= row["mean"] <= row["hi"]
+
+
+def test_one_dimensional_grid_gets_a_sweep_chart(tmp_path):
+    root = grid_experiment(tmp_path / "g1", {"policy.patience_months": [12, 36]}, 2)
+    result = report.write_report(root, images=False)
+    assert "sweep" in result.figures and "paired_differences" not in result.figures
+    builder = report.ReportBuilder(report.read_experiment(root))
+    sweep = next(f for f in builder.figures() if f.name == "sweep")
+    assert "policy.patience_months from 12 to 36" in sweep.caption
+    assert builder.layout.numeric == ["policy.patience_months"]
+
+
+def test_two_dimensional_grid_gets_heatmaps(tmp_path):
+    values = {"policy.urgency": [0.2, 0.8], "policy.relationship_investment": [0.2, 0.8]}
+    root = grid_experiment(tmp_path / "g2", values, 1)
+    result = report.write_report(root, images=False)
+    assert {"heatmap_revenue", "heatmap_termination"} <= set(result.figures)
+    assert "sweep" not in result.figures
+
+
+@pytest.mark.parametrize("kind", ["sobol", "morris"])
+def test_sensitivity_designs_are_analysed_with_salib(tmp_path, kind):
+    root = sampled_experiment(tmp_path / kind, kind)
+    exp = report.read_experiment(root)
+    builder = report.ReportBuilder(exp)
+    assert builder.layout.numeric == list(SAMPLED)
+    means = report.sample_means(builder.runs, builder.layout, exp.design)
+    assert means.height == exp.design["design_point"].n_unique()  # every sample row
+    indices, _ = report.sensitivity_indices(builder.runs, builder.layout, exp.manifest, exp.design)
+    revenue = indices.filter(pl.col("outcome") == "1-year revenue (USD)")
+    if kind == "sobol":
+        assert means.height == 4 * (3 + 2)
+        assert sorted(revenue["index"].unique().to_list()) == ["S1", "ST"]
+        assert revenue.filter(pl.col("index") == "ST")["parameter"].to_list() == list(SAMPLED)
+    else:
+        assert means.height == 4 * (3 + 1)
+        assert revenue["parameter"].to_list() == list(SAMPLED)
+        assert (revenue["mu_star"] >= 0).all()
+    figures = {f.name: f for f in builder.figures()}
+    name = "sobol_indices" if kind == "sobol" else "morris_screening"
+    assert name in figures and "sweep" in figures
+    assert one_sentence_with_numbers(figures[name].caption), figures[name].caption
+    # The same points as a Latin hypercube: outcome-against-parameter bins, no SALib.
+    manifest = {**exp.manifest, "design": {**exp.manifest["design"], "kind": "lhs"}}
+    lhs = report.ReportBuilder(dataclasses.replace(exp, manifest=manifest))
+    names = [f.name for f in lhs.figures()]
+    assert "sweep" in names and name not in names
+
+
+def test_large_experiment_report_is_written_in_seconds(large_report):
+    root, result, seconds = large_report
+    runs = pl.scan_parquet(root / "runs" / "*.parquet").select(pl.len()).collect().item()
+    assert runs >= 2000
+    print(f"\nreport of {runs} runs: {seconds:.1f} s ({len(result.figures)} charts, PNG+SVG)")
+    assert seconds < 60, f"{seconds:.1f} s"
+    html = (root / "report.html").read_text()
+    assert "<h1>partnersim report: presets</h1>" in html
+    assert "<table class=summary>" in html and "configuration</summary>" in html
+    assert "http://" not in html.replace("http://www.w3.org", "")  # nothing fetched
+    # Only aggregates reach the page: its size does not grow with the number of runs.
+    assert len(html) < 2_500_000
+    for name in result.figures:
+        png = root / "charts" / f"{name}.png"
+        assert not_blank(png), name
+        svg = (root / "charts" / f"{name}.svg").read_text()
+        assert svg.lstrip().startswith("<svg") and "</svg>" in svg
+
+
+def test_report_command(presets_dir, capsys):
+    parser = argparse.ArgumentParser(prog="partnersim")
+    report.add_report_command(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["report", str(presets_dir), "--no-images"])
+    assert args.func is report.cmd_report
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"report: {presets_dir / 'report.html'} (7 charts")
+    assert (presets_dir / "report.html").exists() and not (presets_dir / "charts").exists()
+
+
+def test_report_of_a_missing_directory_is_one_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"DIR: got .* expected an experiment directory"):
+        report.write_report(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"runs/\*\.parquet"):
+        report.write_report(tmp_path / "empty")
+
+
+def not_blank(path: Path) -> bool:
+    """A PNG with real content: several colours and visible contrast."""
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("L"), dtype=float)
+    return pixels.std() > 10 and len(np.unique(pixels)) > 16
+
+
+# --------------------------------------------------------------------------- browser
+
+CHROMIUM = shutil.which("chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class DevTools:
+    """Chromium driven over --remote-debugging-pipe: commands on fd 3, replies on fd 4."""
+
+    def __init__(self, profile: Path, log: Path) -> None:
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+
+        def wire() -> None:  # in the child, before exec: the pipe ends become fds 3 and 4
+            os.dup2(to_chrome_r, 3)
+            os.dup2(from_chrome_w, 4)
+
+        with log.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe"],
+                pass_fds=(3, 4),
+                preexec_fn=wire,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buffer = b""
+        self._id = 0
+        self.events: list[dict[str, Any]] = []
+        self.session: str | None = None
+
+    def _message(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("chromium did not answer")
+            if select.select([self._from_chrome], [], [], left)[0]:
+                chunk = os.read(self._from_chrome, 1 << 20)
+                if not chunk:
+                    raise RuntimeError("chromium closed the DevTools pipe")
+                self._buffer += chunk
+        message, _, self._buffer = self._buffer.partition(b"\0")
+        return json.loads(message)
+
+    def send(self, method: str, params: dict | None = None, timeout: float = 30) -> dict:
+        self._id += 1
+        message: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if self.session and not method.startswith(("Target.", "Browser.")):
+            message["sessionId"] = self.session
+        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._message(deadline)
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def open_page(self, width: int, height: int) -> None:
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
+        for domain in ("Runtime", "Log", "Page", "Network"):
+            self.send(f"{domain}.enable")
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        return result["result"].get("value")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+            self.send("Browser.close", timeout=5)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._to_chrome)
+        os.close(self._from_chrome)
+
+    def console_errors(self) -> list[str]:
+        errors = []
+        for event in self.events:
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                errors.append(json.dumps(params["exceptionDetails"])[:500])
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                errors.append(json.dumps(params.get("args"))[:500])
+            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+                errors.append(params["entry"].get("text", "")[:500])
+        return errors
+
+    def requested_urls(self) -> list[str]:
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+def test_report_opens_in_headless_chromium(large_report, tmp_path):
+    root, result, _ = large_report
+    expected = len(result.figures)
+    browser = DevTools(tmp_path / "profile", tmp_path / "chromium.log")
+    try:
+        browser.open_page(1400, 1000)
+        browser.send("Page.navigate", {"url": (root / "report.html").as_uri()})
+        deadline = time.monotonic() + 45
+        rendered = None
+        while rendered is None and time.monotonic() < deadline:
+            rendered = browser.evaluate(
+                "document.body && document.body.getAttribute('data-charts-rendered')"
+            )
+            if rendered is None:
+                time.sleep(0.2)
+        assert rendered is not None, "the page never finished embedding its charts"
+        counts = browser.evaluate(
+            "[document.querySelectorAll('.chart').length,"
+            " document.querySelectorAll('.chart svg.marks').length,"
+            " document.querySelectorAll('.chart svg.marks g.mark-group, .chart canvas').length,"
+            " document.body.getAttribute('data-charts-failed')]"
+        )
+        shot = browser.send(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, timeout=60
+        )
+        # The legend is clickable: clicking an entry fades the other series.
+        faded = "document.querySelectorAll('#cumulative_revenue [opacity=\"0.15\"]').length"
+        before = browser.evaluate(faded)
+        x, y = browser.evaluate(
+            "(() => { const s = document.querySelector("
+            "'#cumulative_revenue .role-legend-symbol path'); s.scrollIntoView();"
+            " const r = s.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];"
+            " })()"
+        )
+        for kind in ("mousePressed", "mouseReleased"):
+            browser.send(
+                "Input.dispatchMouseEvent",
+                {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1},
+            )
+        after = None
+        for _ in range(25):
+            after = browser.evaluate(faded)
+            if after:
+                break
+            time.sleep(0.1)
+    finally:
+        browser.close()
+    containers, svgs, groups, failed = counts
+    assert (containers, svgs, int(rendered), failed) == (expected, expected, expected, "0")
+    assert groups >= expected
+    assert before == 0 and after > 0, "clicking a legend entry did not fade the other series"
+    assert browser.console_errors() == []
+    offline = [u for u in browser.requested_urls() if not u.startswith(("file:", "data:"))]
+    assert offline == [], f"the page fetched {offline}"
+    screenshot = tmp_path / "report.png"
+    screenshot.write_bytes(base64.b64decode(shot["data"]))
+    assert not_blank(screenshot)
+    with Image.open(screenshot) as image:
+        assert image.height > 2000  # the whole page, not just the first screen

@@ -1,0 +1,83 @@
+"""Resume: after a real `kill -9` (or Ctrl-C) of `partnersim run` mid-sweep, running the same
+command again runs only what is missing, and the result equals an uninterrupted run.
+
+The interrupted runs are real `partnersim` processes; the final resume runs in-process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sweep_helpers import TINY_RUNS, assert_same_results, run_cli
+
+PARTNERSIM = Path(sys.executable).parent / "partnersim"
+
+
+def stored_runs(out: Path) -> int:
+    parts = list((out / "runs").glob("part-*.parquet"))
+    if not parts:
+        return 0
+    return pl.scan_parquet(parts).select("run_id").collect().height
+
+
+def start_and_stop(config: Path, out: Path, sig: signal.Signals, log: Path) -> int:
+    """Start `partnersim run`, send `sig` once it has stored a part; return its exit code."""
+    parts_before = len(list((out / "runs").glob("part-*.parquet")))
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [PARTNERSIM, "run", config, "--out", out, "--workers", "2"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,  # its own process group: workers can be cleaned up
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while len(list((out / "runs").glob("part-*.parquet"))) <= parts_before:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "no part written in time"
+                time.sleep(0.01)
+            process.send_signal(sig)
+            return process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            # Workers the dead driver leaves behind (same process group) go too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_resume_after_kill_9_and_ctrl_c_equals_an_uninterrupted_run(
+    tiny_config: Path, reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    code = start_and_stop(tiny_config, out, signal.SIGKILL, tmp_path / "killed.log")
+    assert code == -signal.SIGKILL
+    after_kill = stored_runs(out)
+    assert 0 < after_kill < TINY_RUNS, "the kill should land mid-sweep"
+
+    # Resume, and stop that one with Ctrl-C (SIGINT): finished runs are saved, exit 130.
+    log = tmp_path / "interrupted.log"
+    code = start_and_stop(tiny_config, out, signal.SIGINT, log)
+    text = log.read_text()
+    assert code == 130, text
+    assert f"resuming: {after_kill} of {TINY_RUNS} runs already stored" in text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith("partnersim: interrupted: ") and "run the same command" in last
+    after_interrupt = stored_runs(out)
+    assert after_kill < after_interrupt
+
+    capsys.readouterr()
+    assert run_cli("run", tiny_config, "--out", out, "--workers", 2) == 0
+    captured = capsys.readouterr()
+    assert f"resuming: {after_interrupt} of {TINY_RUNS} runs already stored" in captured.err
+    assert f"{TINY_RUNS - after_interrupt} runs done now" in captured.out
+    assert_same_results(reference, out)  # nothing lost, nothing duplicated

@@ -1,0 +1,139 @@
+"""Storage: batched atomic parts, cleanup of half-written parts, failures recorded and retried."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sweep_helpers import TINY_BASE, run_cli, tables, write_config
+
+from experiments import config, design, runner, store
+from sim.run import simulate
+
+# 3 policies x 4 replications = 12 runs of one year.
+TWELVE = (
+    'name = "twelve"\nyears = 1\nreplications = 4\nseed = 3\n'
+    + TINY_BASE
+    + '\n[sweep.parameters]\npolicy = ["us_urgency", "jp_relationship", "hybrid"]\n'
+)
+
+
+@pytest.fixture(scope="module")
+def plan() -> design.Plan:
+    return design.plan(config.loads(TWELVE))
+
+
+def fail_replication_one(spec):
+    """A task whose replication-1 runs raise (in the worker, before any result exists)."""
+    if spec.replication == 1:
+        raise RuntimeError(f"boom in {spec.run_id}")
+    return simulate(spec)
+
+
+def failures_of(out: Path) -> list[str]:
+    path = out / "failures.parquet"
+    return pl.read_parquet(path)["error"].to_list() if path.exists() else []
+
+
+def sweep(plan, out: Path, task=None, batch_runs: int | None = None) -> runner.SweepReport:
+    with (
+        cf.ThreadPoolExecutor(2) as pool,
+        store.ResultStore.open(out, plan, batch_runs=batch_runs) as results,
+    ):
+        return runner.run_sweep(plan.specs, results, pool, slots=2, task=task)
+
+
+def test_parts_are_batched_and_scan_reads_everything(plan, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = sweep(plan, out, batch_runs=5)
+    assert report.completed == 12 and report.status == "complete", failures_of(out)
+    names = {t: sorted(p.name for p in (out / t).iterdir()) for t in store.TABLES}
+    assert len(names["runs"]) == 3  # 5 + 5 + 2
+    assert names["runs"] == names["monthly"] == names["deals"]
+    runs = pl.scan_parquet(out / "runs" / "*.parquet").collect()
+    assert sorted(runs["run_id"]) == sorted(s.run_id for s in plan.specs)
+    months = pl.scan_parquet(out / "monthly" / "*.parquet").collect()
+    assert months.group_by("run_id").len()["len"].to_list() == [12] * 12
+    manifest = json.loads((out / "manifest.json").read_text())
+    for key in ("name", "config_text", "config_hash", "seed", "years", "replications"):
+        assert key in manifest
+    assert manifest["counts"] == {"points": 3, "runs": 12, "points_x_replications": 12}
+    assert manifest["swept"] == ["policy.name"]
+    assert manifest["design"]["kind"] == "grid"
+    assert {"partnersim", "polars", "numpy", "SALib", "distributed"} <= set(manifest["versions"])
+    assert "git_commit" in manifest
+    design_table = pl.read_parquet(out / "design.parquet")
+    assert design_table.height == 12 and set(design_table["run_id"]) == set(runs["run_id"])
+
+
+def test_half_written_parts_and_temp_files_are_removed_on_open(plan, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    sweep(plan, out, batch_runs=6)
+    # A kill between renames leaves monthly/deals parts without their runs part, and temps.
+    (out / "runs" / "part-000002.parquet").unlink()
+    (out / "runs" / ".part-000003.parquet.tmp-999").write_bytes(b"half")
+    (out / ".manifest.json.tmp-999").write_text("{")
+    with store.ResultStore.open(out, plan) as results:
+        assert len(results.stored) == 6
+    assert sorted(p.name for p in (out / "monthly").iterdir()) == ["part-000001.parquet"]
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+    report = sweep(plan, out)
+    assert (report.already_stored, report.completed) == (6, 6)
+    assert tables(out)["runs"]["run_id"].is_unique().all()
+    assert tables(out)["monthly"].height == 12 * 12
+
+
+def test_failures_are_recorded_the_sweep_goes_on_and_resume_retries(plan, tmp_path) -> None:
+    out = tmp_path / "out"
+    report = sweep(plan, out, task=fail_replication_one)
+    assert (report.completed, report.failed, report.status) == (9, 3, "failed")
+    failures = pl.read_parquet(out / "failures.parquet")
+    assert failures.height == 3
+    assert set(failures["replication"]) == {1}
+    assert failures["error"].str.starts_with("RuntimeError: boom").all()
+    assert json.loads(failures["parameters"][0])["market"] == "japan"
+    assert "policy.name" in json.loads(failures["parameters"][0])
+    report = sweep(plan, out)
+    assert (report.already_stored, report.completed, report.failed) == (9, 3, 0)
+    assert not (out / "failures.parquet").exists()
+
+
+def test_an_exception_inside_the_worker_becomes_a_failure(plan, monkeypatch) -> None:
+    def broken(spec):
+        raise ValueError("bad\nnews")
+
+    monkeypatch.setattr(runner, "simulate", broken)
+    outcome = runner.execute(plan.specs[0])
+    assert isinstance(outcome, runner.RunFailure)
+    assert outcome.error == "ValueError: bad news" and "Traceback" in outcome.traceback
+
+
+def test_cli_exits_non_zero_saying_how_many_failed(
+    tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture
+) -> None:
+    import contextlib
+
+    @contextlib.contextmanager
+    def threads(*args, **kwargs):
+        with cf.ThreadPoolExecutor(2) as pool:
+            yield runner.ExecutorInfo(executor=pool, slots=2, description="threads")
+
+    monkeypatch.setattr(runner, "make_executor", threads)
+    monkeypatch.setattr(runner, "execute", fail_replication_one)
+    path = write_config(tmp_path, TWELVE)
+    assert run_cli("run", path, "--out", tmp_path / "out") == 1
+    captured = capsys.readouterr()
+    assert "3 of 12 runs failed" in captured.err.strip().splitlines()[-1]
+    assert "point" in captured.out and "revenue_total_usd" in captured.out
+
+
+def test_parts_agree_on_column_types() -> None:
+    # A run without revenue reports an integer 0 where others report floats.
+    batch = pl.DataFrame({"revenue_year1_usd": [0], "deals_won": [1], "win_rate": [None]})
+    earlier = {"revenue_year1_usd": pl.Float64, "deals_won": pl.Int64, "win_rate": pl.Float64}
+    schema = store.canonical(batch, earlier).schema
+    assert dict(schema) == earlier
+    assert store.canonical(batch).schema["revenue_year1_usd"] == pl.Float64
