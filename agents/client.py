@@ -327,7 +327,8 @@ class ClientOrganization(mesa.Agent):
         p = m.params
         if p.mechanisms.value_check:
             lift = p.product.oversell_value_lift * p.market.oversell_credibility * m.overselling
-            if self.value_ratio * (1.0 + lift) < 1.0:
+            bond = p.market.relationship_value * (self.mean_trust() - p.market.trust_initial)
+            if self.value_ratio * (1.0 + lift) * (1.0 + bond) < 1.0:
                 return "lost"
         if p.market.decision_rule == "champion_buyer" or not p.mechanisms.ringi:
             return "won"
@@ -397,7 +398,7 @@ class ClientOrganization(mesa.Agent):
                 return
             pending = [i for i in range(self.size) if not self.comfortable(i)]
             i = min(pending, key=self.favourable.__getitem__) if pending else 0
-            yield from rep.meeting(0.5)
+            yield from rep.meeting(p.policy.nurture_meeting_length)
             deal.nurture_contacts += 1
             m.spend("nurture", p.vendor.nurture_contact_cost_usd)
             if rng.random() < m.misread_probability(rep):
@@ -416,14 +417,15 @@ class ClientOrganization(mesa.Agent):
         self.last_progress_day = self.model.env.now
 
     def account_contact(self) -> None:
-        """Account management: a non-selling contact with one stakeholder of a customer."""
+        """Account management: a non-selling review with the customer's buying center."""
         m = self.model
         p = m.params
         rng = self.rngs["account"]
         m.spend("nurture", p.vendor.nurture_contact_cost_usd)
-        i = int(rng.integers(self.size))
-        if rng.random() < p.market.nonselling_value * self.favourable_chance([i]):
-            self.favour(i)
+        everyone = range(self.size)
+        if rng.random() < p.market.nonselling_value * self.favourable_chance(everyone):
+            for i in everyone:
+                self.favour(i)
 
     # ---------------------------------------------------------------- account life
     def maintaining_account(self, deal: Deal):

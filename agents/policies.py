@@ -173,6 +173,9 @@ class Market(_Group):
     partner_sensitivity: float = param(
         1.0, "ratio", 0, 5, "how much pressure and discovered overselling cost partner trust"
     )
+    relationship_value: float = param(
+        0.0, "per trust", 0, 10, "value buyers add for trust gained in the relationship"
+    )
     oversell_credibility: float = param(
         1.0, "ratio", 0, 1, "how much of an oversold value buyers believe"
     )
@@ -243,6 +246,9 @@ class Policy(_Group):
     nurture_contacts_per_month: float = param(
         3.0, "contacts/month", 0, 100, "non-selling contacts per opportunity at full investment"
     )
+    nurture_meeting_length: float = param(
+        0.5, "meetings", 0, 10, "rep time of a non-selling contact, in selling meetings"
+    )
     exec_visits_per_year: float = param(
         6.0, "visits/year", 0, 365, "executive visits at full investment"
     )
@@ -262,7 +268,7 @@ class Partner(_Group):
     bicultural: float = param(0.4, "skill", 0, 1, "rep bicultural skill at hire")
     enablement_per_year: float = param(0.3, "skill/year", 0, 1, "skill gain at full enablement")
     enablement_time_share: float = param(
-        0.3, "share", 0, 1, "selling time a ramping rep gives to enablement at full investment"
+        0.8, "share", 0, 1, "selling time a ramping rep gives to enablement at full investment"
     )
     margin: float = param(0.3, "share", 0, 1, "reseller margin on each sale")
     trust_initial: float = param(0.5, "trust", 0, 1, "reseller trust in the vendor T_R")
