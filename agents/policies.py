@@ -73,6 +73,17 @@ def _check(obj: Any) -> None:
             raise ConfigError(key, value, _range_text(low, high))
 
 
+def _check_order(obj: Any, *pairs: tuple[str, str]) -> None:
+    """Cross-field checks: each (low_name, high_name) pair must satisfy low <= high."""
+    for low, high in pairs:
+        if getattr(obj, low) > getattr(obj, high):
+            raise ConfigError(
+                f"{obj.PREFIX}.{low}",
+                getattr(obj, low),
+                f"<= {obj.PREFIX}.{high} ({getattr(obj, high)})",
+            )
+
+
 def _range_text(low: float | None, high: float | None) -> str:
     if high is None:
         return f">= {low}"
@@ -193,30 +204,13 @@ class Market(_Group):
 
     def __post_init__(self) -> None:
         _check(self)
-        if self.stakeholders_min > self.stakeholders_max:
-            raise ConfigError(
-                "market.stakeholders_min",
-                self.stakeholders_min,
-                f"<= market.stakeholders_max ({self.stakeholders_max})",
-            )
-        if self.n_approvers_min > self.n_approvers_max:
-            raise ConfigError(
-                "market.n_approvers_min",
-                self.n_approvers_min,
-                f"<= market.n_approvers_max ({self.n_approvers_max})",
-            )
-        if self.meeting_interval_min_days > self.meeting_interval_max_days:
-            raise ConfigError(
-                "market.meeting_interval_min_days",
-                self.meeting_interval_min_days,
-                f"<= market.meeting_interval_max_days ({self.meeting_interval_max_days})",
-            )
-        if self.trust_initial > self.trust_ceiling:
-            raise ConfigError(
-                "market.trust_initial",
-                self.trust_initial,
-                f"<= market.trust_ceiling ({self.trust_ceiling})",
-            )
+        _check_order(
+            self,
+            ("stakeholders_min", "stakeholders_max"),
+            ("n_approvers_min", "n_approvers_max"),
+            ("meeting_interval_min_days", "meeting_interval_max_days"),
+            ("trust_initial", "trust_ceiling"),
+        )
 
 
 PROPOSAL_TIMINGS = ("first_meeting", "after_key_comfortable", "after_consensus")
@@ -279,10 +273,7 @@ class Partner(_Group):
 
     def __post_init__(self) -> None:
         _check(self)
-        if self.effort_min > self.effort_max:
-            raise ConfigError(
-                "partner.effort_min", self.effort_min, f"<= partner.effort_max ({self.effort_max})"
-            )
+        _check_order(self, ("effort_min", "effort_max"))
 
 
 @frozen
@@ -349,12 +340,7 @@ class Economy(_Group):
 
     def __post_init__(self) -> None:
         _check(self)
-        if self.downturn_min_months > self.downturn_max_months:
-            raise ConfigError(
-                "economy.downturn_min_months",
-                self.downturn_min_months,
-                f"<= economy.downturn_max_months ({self.downturn_max_months})",
-            )
+        _check_order(self, ("downturn_min_months", "downturn_max_months"))
 
 
 @frozen
