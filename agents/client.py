@@ -325,6 +325,8 @@ class ClientOrganization(mesa.Agent):
         """U.S. rule: value beats price. Japanese rule: ringi through every approver."""
         m = self.model
         p = m.params
+        if not m.partnership_active:
+            return "lost"
         if p.mechanisms.value_check:
             lift = p.product.oversell_value_lift * p.market.oversell_credibility * m.overselling
             bond = p.market.relationship_value * (self.mean_trust() - p.market.trust_initial)

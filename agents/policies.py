@@ -230,7 +230,7 @@ class Policy(_Group):
         "after_key_comfortable", "", doc="when the proposition is made", choices=PROPOSAL_TIMINGS
     )
     overselling: float = param(0.0, "o", 0, 1, "how much the product is oversold")
-    support_staff: int = param(3, "people", 1, 1000, "support desk servers")
+    support_staff: int = param(3, "people", 1, 100, "support desk servers")
     turnaround_days: float = param(4.0, "days", 0, 365, "mean time to answer a document")
     target_per_rep_usd: float = param(500_000.0, "USD/rep/year", 0, None, "bookings target")
     patience_months: int = param(24, "months", 0, 1200, "months before the vendor may exit")
@@ -257,7 +257,7 @@ class Partner(_Group):
 
     PREFIX: ClassVar[str] = "partner"
     reps: int = param(10, "reps", 1, 10_000, "sales reps on the vendor's product")
-    meetings_per_week: float = param(15.0, "meetings/week", 0.1, math.inf, "rep meeting capacity")
+    meetings_per_week: float = param(15.0, "meetings/week", 0.1, 1000, "rep meeting capacity")
     max_open_opportunities: int = param(10, "opportunities", 1, 10_000, "open pipeline per rep")
     bicultural: float = param(0.4, "skill", 0, 1, "rep bicultural skill at hire")
     enablement_per_year: float = param(0.3, "skill/year", 0, 1, "skill gain at full enablement")

@@ -14,6 +14,8 @@ import simpy
 
 from agents import rules
 
+DESK_SERVERS = 100  # the upper bound of policy.support_staff
+
 
 class Vendor(mesa.Agent):
     """The U.S. software vendor."""
@@ -22,16 +24,19 @@ class Vendor(mesa.Agent):
         super().__init__(model)
         policy = model.params.policy
         self.rngs = rngs
-        self.staff = policy.support_staff
         self.turnaround_days = policy.turnaround_days
-        self.desk = simpy.Resource(model.env, capacity=policy.support_staff)
+        # The desk has room for the largest staff allowed; unstaffed servers are held by
+        # requests that jump the queue, so staff can change mid-run with the public API.
+        self.desk = simpy.PriorityResource(model.env, capacity=DESK_SERVERS)
+        self._held_slots: list = []
+        self._pending_holds: list = []  # held slots not granted yet (right after a cut)
+        self.set_staff(policy.support_staff)
         self.support_cut = False
         self.misread_forecast_usd = 0.0
         self.forecast_usd = 0.0
         self.market_value_usd = 0.0
         self.answers_this_month = 0
         self.fast_answers_this_month = 0
-        self._held_slots: list = []
 
     # ---------------------------------------------------------------- support desk
     def answering(self, client, deal):
@@ -40,7 +45,7 @@ class Vendor(mesa.Agent):
         env, tp = m.env, m.params.trust
         deal.documents += 1
         asked = env.now
-        with self.desk.request() as slot:
+        with self.desk.request(priority=1) as slot:
             yield slot
             mean = self.turnaround_days * m.followup
             if mean > 0:
@@ -53,9 +58,32 @@ class Vendor(mesa.Agent):
             self.fast_answers_this_month += 1
             client.last_progress_day = env.now
 
+    @property
+    def staff(self) -> int:
+        """Servers staffed now: a cut takes effect as each answer in progress ends."""
+        if self._pending_holds:
+            self._pending_holds = [slot for slot in self._pending_holds if not slot.triggered]
+        return DESK_SERVERS - len(self._held_slots) + len(self._pending_holds)
+
     def serving(self) -> int:
-        """Requests being answered now (servers held after a support cut are not serving)."""
-        return self.desk.count - len(self._held_slots)
+        """Document requests being answered now."""
+        return self.desk.count - (DESK_SERVERS - self.staff)
+
+    def set_staff(self, staff: int) -> None:
+        """Staff the desk with `staff` servers (releasing or holding the others)."""
+        target_held = DESK_SERVERS - staff
+        while len(self._held_slots) > target_held:
+            slot = self._held_slots.pop()
+            if slot.triggered:
+                self.desk.release(slot)
+            else:
+                slot.cancel()
+                self._pending_holds.remove(slot)
+        while len(self._held_slots) < target_held:
+            slot = self.desk.request(priority=0)
+            self._held_slots.append(slot)
+            if not slot.triggered:
+                self._pending_holds.append(slot)
 
     def fast_answer_share(self) -> float:
         """Share of last month's answers that were fast (0 when there were none); resets."""
@@ -68,12 +96,9 @@ class Vendor(mesa.Agent):
     def cut_support(self) -> None:
         """Halve the desk (its freed servers are held for good) and slow its answers."""
         m = self.model
-        keep = max(1, round(self.staff * m.params.vendor.support_cut_factor))
-        for _ in range(self.staff - keep):
-            request = self.desk.request()  # never released: the server is gone
-            self._held_slots.append(request)
-        self.staff = keep
-        self.turnaround_days *= 2.0
+        keep = max(1, round(m.params.policy.support_staff * m.params.vendor.support_cut_factor))
+        self.set_staff(keep)
+        self.turnaround_days = 2.0 * m.params.policy.turnaround_days
         self.support_cut = True
         m.reseller.violate(m.params.trust.support_cut_severity)
 
@@ -81,10 +106,11 @@ class Vendor(mesa.Agent):
     def reviewing(self):
         """Every review_months: pressure when below target; cut or exit after patience."""
         m = self.model
-        env, p = m.env, m.params
-        period_days = p.policy.review_months * rules.MONTH_DAYS
+        env = m.env
         while m.partnership_active:
-            yield env.timeout(period_days)
+            p = m.params  # the policy may change between reviews
+            yield env.timeout(p.policy.review_months * rules.MONTH_DAYS)
+            p = m.params
             months = env.now / rules.MONTH_DAYS
             target = p.policy.target_per_rep_usd * p.partner.reps * months / 12.0
             self.update_forecast()

@@ -176,6 +176,9 @@ class PartnershipModel(mesa.Model):
         dotted = {f"policy.{name}": value for name, value in levers.items()}
         self.params = policies.with_overrides(self.params, dotted)
         self._derive()
+        if not self.vendor.support_cut:
+            self.vendor.set_staff(self.params.policy.support_staff)
+            self.vendor.turnaround_days = self.params.policy.turnaround_days
 
     def book(self, client: ClientOrganization, kind: str, amount_usd: float) -> None:
         """Revenue: a new deal, a renewal or an expansion, paid now."""

@@ -1,0 +1,30 @@
+"""Hypothesis settings profiles for the whole test suite.
+
+`ci` (the default) is derandomized, so every run of the suite tries the same examples, with
+a bounded number of them and no deadline (a model run's time varies with its draw).
+`thorough` explores with fresh randomness and many more examples: choose it with
+`HYPOTHESIS_PROFILE=thorough python -m pytest tests/model`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "thorough",
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

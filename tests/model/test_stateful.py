@@ -1,0 +1,112 @@
+"""A strategist's run: month by month with `step()`, changing policy levers between months.
+
+`PartnershipMachine` builds a small drawn model, then Hypothesis interleaves two moves:
+advance the clock one month (`PartnershipModel.step`, the Mesa adapter) and change one to
+four policy levers (`PartnershipModel.set_policy`), as a vendor would mid-partnership.
+After every move the invariants of `test_invariants.py` are checked on the state and on
+the records so far, and so is what a strategist relies on: a lever changed mid-run takes
+effect (no support cut or exit before the patience in force; the desk's staff and
+turnaround follow the policy until a cut).
+"""
+
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from watch import Watch, assert_holds, build, spec_of
+
+from agents import rules
+from sim import strategies
+from sim.run import RunSpec
+
+
+def running(machine: PartnershipMachine) -> bool:
+    return machine.model.running
+
+
+class PartnershipMachine(RuleBasedStateMachine):
+    """Drives one model month by month and changes its policy between months."""
+
+    @initialize(spec=strategies.run_specs(max_years=2.0, vary=False))
+    def start(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.model = build(spec)
+        self.watch = Watch(self.model)
+        self.policies = [self.model.params.policy]
+
+    @precondition(running)
+    @rule()
+    def advance_one_month(self) -> None:
+        before = self.model.env.now
+        self.model.step()
+        expected = min(self.model.steps * rules.MONTH_DAYS, self.model.horizon_days)
+        assert before <= self.model.env.now <= expected + 1e-9
+        assert not self.model.env._queue or self.model.env.peek() >= self.model.env.now
+
+    @precondition(running)
+    @rule(levers=strategies.policy_levers())
+    def change_policy(self, levers: dict) -> None:
+        self.model.set_policy(**levers)
+        policy = self.model.params.policy
+        assert {name: getattr(policy, name) for name in levers} == levers
+        self.policies.append(policy)
+
+    @precondition(lambda machine: not running(machine))
+    @rule()
+    def finished(self) -> None:
+        model = self.model
+        assert model.env.now <= model.horizon_days + 1e-9
+        sampled = len(model.recorder.monthly)
+        assert sampled * rules.MONTH_DAYS <= model.horizon_days + 1e-9
+        assert (sampled + 1) * rules.MONTH_DAYS > model.horizon_days - 1e-6
+        assert len(model.datacollector.model_vars["revenue_usd"]) == model.steps + 1
+
+    @invariant()
+    def invariants_hold(self) -> None:
+        watch = self.watch
+        watch.check_state()
+        watch.check_records()
+        assert_holds(watch, "trust_bounds", "ceiling", "commitment_bounds", "reseller_bounds")
+        assert_holds(watch, "time_order", "stage_days")
+        assert_holds(watch, "japan_rule")
+        assert_holds(watch, "revenue", "bookings")
+        assert_holds(watch, "rep_capacity", "desk_capacity", "desk_serving")
+        assert_holds(watch, "after_end", "after_churn")
+        assert_holds(watch, "stages")
+
+    @invariant()
+    def levers_take_effect(self) -> None:
+        self.watch.check_levers()
+        assert_holds(self.watch, "levers")
+
+
+TestPartnershipMachine = PartnershipMachine.TestCase
+TestPartnershipMachine.settings = settings(stateful_step_count=15)
+
+
+# Found by the machine above (minimal program: start, then change_policy(support_staff=1)):
+# Vendor copies support_staff and turnaround_days when it is built, and `reviewing`,
+# `visiting` and `enabling` keep the Parameters they started with, so set_policy does not
+# reach them. Pinned here because a state machine takes no @example.
+def test_a_desk_lever_changed_mid_run_takes_effect() -> None:
+    model = build(spec_of("japan", "hybrid", {"market.clients": 10, "partner.reps": 1}, 1.0))
+    watch = Watch(model)
+    model.step()
+    model.set_policy(support_staff=1, turnaround_days=0.5)
+    model.step()
+    watch.check_levers()
+    assert_holds(watch, "levers")
+
+
+def test_a_patience_extended_mid_run_is_respected() -> None:
+    # us_urgency's 12 months of patience ends this partnership in month 15 (every review
+    # fails); the strategist extends it to 36 months in month 2.
+    spec = spec_of("japan", "us_urgency", {"market.clients": 30, "partner.reps": 2}, 3.0, seed=1)
+    model = build(spec)
+    watch = Watch(model)
+    for _ in range(2):
+        model.step()
+    model.set_policy(patience_months=36)
+    while model.running:
+        model.step()
+    assert_holds(watch, "levers")

@@ -1,0 +1,138 @@
+"""The public strategies of `sim.strategies` draw what they promise: valid, small, covering."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+
+import pytest
+from hypothesis import Phase, find, given, settings
+from hypothesis import strategies as st
+
+from agents import policies
+from agents.policies import ConfigError, Mechanisms, Parameters
+from sim import strategies
+from sim.model import PartnershipModel
+from sim.run import RunSpec
+
+GROUPS = {
+    "market": policies.Market,
+    "market.culture": policies.Culture,
+    "policy": policies.Policy,
+    "partner": policies.Partner,
+    "product": policies.Product,
+    "trust": policies.Trust,
+    "vendor": policies.Vendor,
+    "economy": policies.Economy,
+    "mechanisms": policies.Mechanisms,
+}
+# Coverage checks only need one example each, not the smallest one.
+FIRST_FOUND = settings(database=None, phases=[Phase.generate], max_examples=1000)
+SCALAR_FIELDS = [
+    (cls, f.name)
+    for cls in GROUPS.values()
+    for f in dataclasses.fields(cls)
+    if not dataclasses.is_dataclass(f.default) and f.name != "culture"
+]
+
+
+def test_small_ranges_and_pairs_name_declared_parameters() -> None:
+    declared = {row["key"] for row in policies.parameter_table(policies.build("japan", "hybrid"))}
+    assert set(strategies.SMALL) <= declared
+    assert {key for pair in strategies.ORDERED_PAIRS for key in pair} <= declared
+
+
+@given(spec=strategies.run_specs())
+def test_run_specs_are_small_and_valid(spec: RunSpec) -> None:
+    p = spec.params
+    assert isinstance(p, Parameters)
+    assert 5 <= p.market.clients <= 40
+    assert 1 <= p.partner.reps <= 4
+    assert 0.5 <= spec.years <= 3.0
+    # re-validating every value through the dotted-override path accepts them all
+    assert policies.with_overrides(p, policies.flatten(p)) == p
+    assert p.market.name in policies.market_names()
+    assert p.policy.name in policies.PRESET_NAMES
+
+
+@given(data=st.data())
+@pytest.mark.parametrize(("cls", "name"), SCALAR_FIELDS, ids=lambda x: getattr(x, "PREFIX", x))
+def test_field_values_stay_in_the_declared_range(cls, name, data) -> None:
+    value = data.draw(strategies.field_values(cls, name, small=False))
+    meta = next(f for f in dataclasses.fields(cls) if f.name == name).metadata
+    if meta.get("choices"):
+        assert value in meta["choices"]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        assert meta.get("low") is None or value >= meta["low"]
+        assert meta.get("high") is None or value <= meta["high"]
+
+
+@given(
+    spec=strategies.run_specs(
+        {
+            "market.decision_rule": "consensus_ringi",
+            "policy.overselling": st.floats(0.5, 1.0),
+            "market.stakeholders_min": 3,
+            "mechanisms.ringi": True,
+        },
+        max_years=1.0,
+    )
+)
+def test_overrides_fix_values_or_draw_them(spec: RunSpec) -> None:
+    p = spec.params
+    assert p.market.decision_rule == "consensus_ringi"
+    assert 0.5 <= p.policy.overselling <= 1.0
+    assert p.market.stakeholders_min == 3 <= p.market.stakeholders_max
+    assert p.mechanisms.ringi
+    assert spec.years <= 1.0
+
+
+def test_unknown_override_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"policy\.patiense_months"):
+        strategies.run_specs({"policy.patiense_months": 12})
+    with pytest.raises(ConfigError, match=r"polcy\.urgency"):
+        strategies.run_specs({"polcy.urgency": 0.5})
+
+
+@pytest.mark.parametrize("switch", [f.name for f in dataclasses.fields(Mechanisms)])
+def test_every_mechanism_switch_is_drawn_both_ways(switch: str) -> None:
+    specs = strategies.run_specs(max_years=1.0)
+    for wanted in (False, True):
+        found = find(
+            specs,
+            lambda s, w=wanted: getattr(s.params.mechanisms, switch) is w,
+            settings=FIRST_FOUND,
+        )
+        assert getattr(found.params.mechanisms, switch) is wanted
+
+
+@pytest.mark.parametrize("profile", policies.market_names())
+def test_every_profile_and_preset_is_drawn(profile: str) -> None:
+    for preset in policies.PRESET_NAMES:
+        find(
+            strategies.parameters(),
+            lambda p, preset=preset: (p.market.name, p.policy.name) == (profile, preset),
+            settings=FIRST_FOUND,
+        )
+
+
+@given(spec=strategies.run_specs(max_years=1.0), levers=strategies.policy_levers())
+def test_policy_levers_are_accepted_mid_run(spec: RunSpec, levers: dict) -> None:
+    model = PartnershipModel(params=spec.params, years=spec.years, seed=spec.root_seed())
+    model.step()
+    model.set_policy(**levers)
+    assert {k: getattr(model.params.policy, k) for k in levers} == levers
+    model.step()
+
+
+@given(config=strategies.experiment_configs())
+def test_config_toml_reads_back_as_the_same_data(config: dict) -> None:
+    assert tomllib.loads(strategies.config_toml(config)) == config
+
+
+@given(text=st.text())
+def test_config_toml_writes_any_string(text: str) -> None:
+    assert tomllib.loads(strategies.config_toml({text: text, "t": {text: [text]}})) == {
+        text: text,
+        "t": {text: [text]},
+    }
