@@ -141,12 +141,14 @@ class Vendor(mesa.Agent):
     def visiting(self):
         """Executive visits: the reseller and one open opportunity's buying center."""
         m = self.model
-        env, p = m.env, m.params
-        rate_per_day = p.policy.relationship_investment * p.policy.exec_visits_per_year / 365.0
-        if rate_per_day <= 0:
-            return
+        env = m.env
         rng = self.rngs["visits"]
         while m.partnership_active:
+            p = m.params  # the policy may change mid-run: the next visit follows it
+            rate_per_day = p.policy.relationship_investment * p.policy.exec_visits_per_year / 365.0
+            if rate_per_day <= 0:
+                yield env.timeout(rules.MONTH_DAYS)
+                continue
             yield env.timeout(rng.exponential(1.0 / rate_per_day))
             if not m.partnership_active:
                 return
@@ -159,13 +161,14 @@ class Vendor(mesa.Agent):
     def enabling(self):
         """Monthly: support staff and enablement costs; co-selling raises skill and trust."""
         m = self.model
-        env, p = m.env, m.params
+        env = m.env
         rng = self.rngs["visits"]
-        invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
         while m.partnership_active:
             yield env.timeout(rules.MONTH_DAYS)
             if not m.partnership_active:
                 return
+            p = m.params  # the policy in force this month
+            invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
             m.spend("support_staff", self.staff * p.vendor.staff_cost_usd_per_year / 12.0)
             if invest <= 0:
                 continue

@@ -6,14 +6,15 @@ four policy levers (`PartnershipModel.set_policy`), as a vendor would mid-partne
 After every move the invariants of `test_invariants.py` are checked on the state and on
 the records so far, and so is what a strategist relies on: a lever changed mid-run takes
 effect (no support cut or exit before the patience in force; the desk's staff and
-turnaround follow the policy until a cut).
+turnaround follow the policy until a cut; enablement is paid at the relationship
+investment in force).
 """
 
 from __future__ import annotations
 
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from watch import Watch, assert_holds, build, spec_of
+from watch import Watch, assert_holds, build, close, spec_of
 
 from agents import rules
 from sim import strategies
@@ -37,11 +38,36 @@ class PartnershipMachine(RuleBasedStateMachine):
     @precondition(running)
     @rule()
     def advance_one_month(self) -> None:
-        before = self.model.env.now
-        self.model.step()
-        expected = min(self.model.steps * rules.MONTH_DAYS, self.model.horizon_days)
-        assert before <= self.model.env.now <= expected + 1e-9
-        assert not self.model.env._queue or self.model.env.peek() >= self.model.env.now
+        model = self.model
+        before, costs = model.env.now, len(model.recorder.costs)
+        model.step()
+        expected = min(model.steps * rules.MONTH_DAYS, model.horizon_days)
+        assert before <= model.env.now <= expected + 1e-9
+        assert not model.env._queue or model.env.peek() >= model.env.now
+        self.check_enablement(before, model.recorder.costs[costs:])
+
+    def check_enablement(self, before: float, costs: list) -> None:
+        """Enablement is paid each month at the relationship investment in force."""
+        model = self.model
+        p = model.params
+        ended = model.terminated_day is not None and model.terminated_day > before
+        months_ended = [
+            k
+            for k in range(1, model.steps + 1)
+            if before < k * rules.MONTH_DAYS <= model.env.now + 1e-9
+        ]
+        if ended or not months_ended or not p.mechanisms.relationship:
+            return
+        invest = p.policy.relationship_investment
+        paid = [amount for _, kind, amount in costs if kind == "enablement"]
+        wanted = [invest * p.vendor.enablement_usd_per_year / 12.0] * len(months_ended)
+        if invest <= 0:
+            wanted = []
+        if len(paid) != len(wanted) or not all(map(close, paid, wanted)):
+            self.watch.flag(
+                "levers",
+                f"enablement paid {paid} at relationship investment {invest!r}: expected {wanted}",
+            )
 
     @precondition(running)
     @rule(levers=strategies.policy_levers())
@@ -110,3 +136,21 @@ def test_a_patience_extended_mid_run_is_respected() -> None:
     while model.running:
         model.step()
     assert_holds(watch, "levers")
+
+
+# Found by the machine above (minimal program: advance_one_month,
+# change_policy(relationship_investment=0.0), advance_one_month, which still pays 1250 USD of
+# enablement): Vendor.enabling and Vendor.visiting read the investment and the visit rate
+# once, when they start.
+def test_a_relationship_investment_raised_mid_run_is_paid_for() -> None:
+    # us_urgency invests 0.1; the strategist raises it to 1.0 in month 1, so enablement
+    # should cost the full enablement_usd_per_year / 12 from then on.
+    spec = spec_of("japan", "us_urgency", {"market.clients": 10, "partner.reps": 1}, 1.0)
+    model = build(spec)
+    model.step()
+    model.set_policy(relationship_investment=1.0)
+    start = len(model.recorder.costs)
+    for _ in range(3):
+        model.step()
+    paid = [a for _, kind, a in model.recorder.costs[start:] if kind == "enablement"]
+    assert paid == [model.params.vendor.enablement_usd_per_year / 12.0] * 3
