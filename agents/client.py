@@ -67,7 +67,7 @@ class Deal:
 class ClientOrganization(mesa.Agent):
     """A client organization of one market, with its buying center and account."""
 
-    def __init__(self, model, index: int, rng_population, rngs: dict) -> None:
+    def __init__(self, model, index: int, rng_population, rngs) -> None:
         super().__init__(model)
         p = model.params
         market = p.market
@@ -76,10 +76,10 @@ class ClientOrganization(mesa.Agent):
         draw = rng_population
         # The population is drawn from its own stream: identical under every policy.
         self.deal_value_usd = float(
-            market.deal_value_median_usd * math.exp(market.deal_value_sigma * draw.normal())
+            market.deal_value_median_usd * math.exp(market.deal_value_sigma * draw.gauss())
         )
         self.value_ratio = float(
-            market.value_ratio_median * math.exp(market.value_ratio_sigma * draw.normal())
+            market.value_ratio_median * math.exp(market.value_ratio_sigma * draw.gauss())
         )
         size = int(draw.integers(market.stakeholders_min, market.stakeholders_max + 1))
         self.n_approvers = min(
@@ -90,6 +90,13 @@ class ClientOrganization(mesa.Agent):
         self.ceiling = [market.trust_ceiling] * size
         self.favourable = [0] * size
         self.commitment = [0.0] * size
+        # Comfort is kept up to date by every trust update, so that the selling loop's
+        # consensus and key-people checks are O(1).
+        self._alpha, self._theta, self._comfort_k = market.alpha, market.theta, model.comfort_k
+        self.at_ease = [
+            rules.is_comfortable(t, 0, self._theta, self._comfort_k) for t in self.trust
+        ]
+        self.comfortable_count = sum(self.at_ease)
         self.stage = "prospect"
         self.available_day = 0.0
         self.account_value_usd = 0.0
@@ -114,34 +121,39 @@ class ClientOrganization(mesa.Agent):
         return self.stage_now() == "prospect"
 
     def comfortable(self, i: int) -> bool:
-        m = self.model
-        return rules.is_comfortable(
-            self.trust[i], self.favourable[i], m.params.market.theta, m.comfort_k
-        )
+        return self.at_ease[i]
 
     def key_comfortable(self) -> bool:
         """Economic buyer (decider) and a champion (a user or influencer, or anyone) comfortable."""
-        if not self.comfortable(0):
+        if not self.at_ease[0]:
             return False
-        if self.size == 1:
-            return True
-        return any(self.comfortable(i) for i in range(1, self.size))
+        return len(self.trust) == 1 or self.comfortable_count > 1
 
     def consensus(self) -> bool:
-        return all(self.comfortable(i) for i in range(self.size))
+        return self.comfortable_count == len(self.trust)
 
     def mean_trust(self) -> float:
-        return sum(self.trust) / self.size
+        return sum(self.trust) / len(self.trust)
 
     def mean_commitment(self) -> float:
-        return sum(self.commitment) / self.size
+        return sum(self.commitment) / len(self.commitment)
 
     # ---------------------------------------------------------------- trust updates
-    def favour(self, i: int) -> None:
-        self.trust[i] = rules.after_favourable(
-            self.trust[i], self.ceiling[i], self.model.params.market.alpha
-        )
-        self.favourable[i] += 1
+    def _settle(self, i: int) -> None:
+        """Bring stakeholder i's comfort flag up to date after its trust changed."""
+        now = rules.is_comfortable(self.trust[i], self.favourable[i], self._theta, self._comfort_k)
+        if now is not self.at_ease[i]:
+            self.at_ease[i] = now
+            self.comfortable_count += 1 if now else -1
+
+    def favour(self, people) -> None:
+        """A favourable interaction with each stakeholder in `people` (indices)."""
+        trust, ceiling, favourable = self.trust, self.ceiling, self.favourable
+        alpha = self._alpha
+        for i in people:
+            trust[i] = rules.after_favourable(trust[i], ceiling[i], alpha)
+            favourable[i] += 1
+            self._settle(i)
 
     def violate(self, i: int, severity: float) -> None:
         tp = self.model.params.trust
@@ -155,6 +167,7 @@ class ClientOrganization(mesa.Agent):
             tp.gamma,
             tp.n0,
         )
+        self._settle(i)
 
     def violate_all(self, severity: float) -> None:
         for i in range(self.size):
@@ -168,24 +181,27 @@ class ClientOrganization(mesa.Agent):
         for i in range(self.size):
             self.ceiling[i] = rules.scarred_ceiling(self.ceiling[i], p.trust.d_scar)
             self.trust[i] = min(self.trust[i], self.ceiling[i])
-            self.violate(i, severity)
+            self.violate(i, severity)  # settles comfort too
         m.reseller.violate(severity * 0.5 * p.market.partner_sensitivity)
 
     # ---------------------------------------------------------------- selling
-    def favourable_chance(self, people: list[int]) -> float:
+    def favourable_chance(self, people) -> float:
         m = self.model
         p = m.params
-        trust = sum(self.trust[i] for i in people) / len(people)
-        if not p.mechanisms.trust_in_favourable:
-            trust = p.market.trust_initial
-        return rules.favourable_probability(p.product.fit, p.market.favourable_base, trust)
+        if p.mechanisms.trust_in_favourable:
+            trust = self.trust
+            mean = sum([trust[i] for i in people]) / len(people)
+        else:
+            mean = p.market.trust_initial
+        return rules.favourable_probability(p.product.fit, p.market.favourable_base, mean)
 
     def selling(self, rep: SalesRep):
         """One opportunity: meetings at the policy's cadence until a decision or a stall."""
         m = self.model
         env, p = m.env, m.params
         mech, market = p.mechanisms, p.market
-        rng = self.rngs["meetings"]
+        draws = self.rngs["meetings"]
+        random = draws.random
         deal = Deal(self.unique_id, market.name, self.size, rep.unique_id, env.now)
         self.deal = deal
         self.stage = "engaged"
@@ -194,33 +210,31 @@ class ClientOrganization(mesa.Agent):
         if mech.relationship and p.policy.relationship_investment > 0:
             env.process(self.nurturing(rep, deal))
         self.last_progress_day = env.now
+        accept_lift = p.product.oversell_accept_lift
         evaluated = False
         outcome = None
         while outcome is None:
-            yield env.timeout(rng.exponential(m.meeting_interval_days))
+            yield env.timeout(draws.exponential(m.meeting_interval_days))
             if not m.partnership_active:
                 outcome = "lost"
                 break
             if mech.stalls and env.now - self.last_progress_day > self.stall_days(deal):
                 outcome = "stalled"
                 break
-            accept = market.meeting_accept_prob + (
-                m.overselling * p.product.oversell_accept_lift if mech.overselling else 0.0
-            )
-            if rng.random() >= accept:
+            if random() >= market.meeting_accept_prob + m.overselling * accept_lift:
                 continue
             yield from rep.meeting(1.0)
             deal.meetings += 1
-            present = self.attendees(rng)
-            if rng.random() < m.misread_probability(rep):
+            present = self.attendees(random)
+            if random() < m.misread_probability(rep):
                 deal.misreads += 1
                 m.vendor.misread_forecast_usd += 0.1 * self.deal_value_usd
-            elif rng.random() < self.favourable_chance(present):
-                for i in present:
-                    self.favour(i)
+            elif random() < self.favourable_chance(present):
+                self.favour(present)
                 self.last_progress_day = env.now
-            self.maybe_pitch(deal)
-            if mech.documents and rng.random() < market.doc_prob:
+            if deal.pitch_day is None:
+                self.maybe_pitch(deal)
+            if mech.documents and random() < market.doc_prob:
                 yield from m.vendor.answering(self, deal)
             if not self.decision_ready(deal):
                 continue
@@ -241,13 +255,12 @@ class ClientOrganization(mesa.Agent):
             outcome = yield from self.deciding(deal)
         self.close(deal, outcome, rep)
 
-    def attendees(self, rng) -> list[int]:
-        """Who comes to a group meeting; the decider when nobody else does."""
+    def attendees(self, random) -> list[int]:
+        """Who comes to a group meeting (one draw each); the decider when nobody else does."""
         attendance = self.model.params.market.attendance
         if attendance >= 1.0:
-            return list(range(self.size))
-        present = [i for i, u in enumerate(rng.random(self.size)) if u < attendance]
-        return present or [0]
+            return list(range(len(self.trust)))
+        return [i for i in range(len(self.trust)) if random() < attendance] or [0]
 
     def stall_days(self, deal: Deal) -> float:
         """Days without progress before the opportunity is lost."""
@@ -394,28 +407,31 @@ class ClientOrganization(mesa.Agent):
         if rate_per_day <= 0:
             return
         rng = self.rngs["nurturing"]
+        mean_gap_days = 1.0 / rate_per_day
+        at_ease, favourable = self.at_ease, self.favourable
         while True:
-            yield env.timeout(rng.exponential(1.0 / rate_per_day))
+            yield env.timeout(rng.exponential(mean_gap_days))
             if deal.outcome != "open" or not m.partnership_active:
                 return
-            pending = [i for i in range(self.size) if not self.comfortable(i)]
-            i = min(pending, key=self.favourable.__getitem__) if pending else 0
+            # the least-won-over stakeholder not yet comfortable; the decider once all are
+            i = 0
+            if self.comfortable_count < len(at_ease):
+                i = min((j for j, ok in enumerate(at_ease) if not ok), key=favourable.__getitem__)
             yield from rep.meeting(p.policy.nurture_meeting_length)
             deal.nurture_contacts += 1
             m.spend("nurture", p.vendor.nurture_contact_cost_usd)
             if rng.random() < m.misread_probability(rep):
                 deal.misreads += 1
-            elif rng.random() < p.market.nonselling_value * self.favourable_chance([i]):
-                self.favour(i)
+            elif rng.random() < p.market.nonselling_value * self.favourable_chance((i,)):
+                self.favour((i,))
                 self.last_progress_day = env.now
 
     def executive_visit(self) -> None:
         """A vendor executive meets the whole buying center: favourable for each, by value."""
         p = self.model.params
         rng = self.rngs["nurturing"]
-        for i in range(self.size):
-            if rng.random() < p.market.nonselling_value:
-                self.favour(i)
+        value = p.market.nonselling_value
+        self.favour([i for i in range(self.size) if rng.random() < value])
         self.last_progress_day = self.model.env.now
 
     def account_contact(self) -> None:
@@ -426,8 +442,7 @@ class ClientOrganization(mesa.Agent):
         m.spend("nurture", p.vendor.nurture_contact_cost_usd)
         everyone = range(self.size)
         if rng.random() < p.market.nonselling_value * self.favourable_chance(everyone):
-            for i in everyone:
-                self.favour(i)
+            self.favour(everyone)
 
     # ---------------------------------------------------------------- account life
     def maintaining_account(self, deal: Deal):

@@ -9,38 +9,34 @@ Process: `prospecting` (opens opportunities in the rep's territory).
 from __future__ import annotations
 
 import mesa
-import simpy
 
 from agents import rules
+from agents.servers import Servers
 
 
 class SalesRep(mesa.Agent):
     """A reseller rep selling the vendor's product."""
 
-    def __init__(self, model, index: int, rngs: dict) -> None:
+    def __init__(self, model, index: int, rngs) -> None:
         super().__init__(model)
         p = model.params
         self.index = index
         self.rngs = rngs
         self.hired_day = 0.0
         self.bicultural = p.partner.bicultural
-        self.capacity = simpy.Resource(model.env, capacity=1)
+        self.capacity = Servers(model.env, capacity=1)
         self.territory: list = []
         self.open_deals = 0
         self.meetings_held = 0
 
     def ramp(self) -> float:
         m = self.model
-        if not m.params.mechanisms.ramp:
-            return 1.0
-        return rules.ramp(m.env.now - self.hired_day, m.params.market.ramp_tau_days)
+        return rules.ramp(m.env.now - self.hired_day, m.ramp_tau_days)
 
     def selling_share(self) -> float:
         """Share of rep time on selling this product: effort, less enablement while ramping."""
         m = self.model
-        p = m.params
-        invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
-        training = invest * p.partner.enablement_time_share * (1.0 - self.ramp())
+        training = m.enablement_time_share * (1.0 - self.ramp())
         return m.reseller.effort * (1.0 - training)
 
     def pipeline_limit(self) -> int:
@@ -55,7 +51,7 @@ class SalesRep(mesa.Agent):
         self.meetings_held += 1
         if not m.params.mechanisms.capacity:
             return
-        days = length * 7.0 / m.params.partner.meetings_per_week / max(self.selling_share(), 0.05)
+        days = length * m.meeting_days / max(self.selling_share(), 0.05)
         with self.capacity.request() as slot:
             yield slot
             yield m.env.timeout(days)

@@ -1,36 +1,29 @@
 """Vendor: the U.S. company's support desk, reviews, relationship investment and money.
 
 The support desk is a SimPy Resource with `support_staff` servers answering document
-requests FIFO with exponential service times. Reviews compare bookings with the pro-rated
-target; after the patience period a shortfall cuts support, a second one ends the
-partnership. Processes: `reviewing`, `visiting` (executive visits), `enabling`
-(monthly co-selling, partner enablement and fixed costs).
+requests FIFO with exponential service times; its staff follows the policy in force.
+Reviews compare bookings with the pro-rated target; after the patience period a shortfall
+cuts support, a second one ends the partnership. Processes: `reviewing`, `visiting`
+(executive visits), `enabling` (monthly co-selling, partner enablement and fixed costs).
 """
 
 from __future__ import annotations
 
 import mesa
-import simpy
 
 from agents import rules
-
-DESK_SERVERS = 100  # the upper bound of policy.support_staff
+from agents.servers import Servers
 
 
 class Vendor(mesa.Agent):
     """The U.S. software vendor."""
 
-    def __init__(self, model, rngs: dict) -> None:
+    def __init__(self, model, rngs) -> None:
         super().__init__(model)
         policy = model.params.policy
         self.rngs = rngs
         self.turnaround_days = policy.turnaround_days
-        # The desk has room for the largest staff allowed; unstaffed servers are held by
-        # requests that jump the queue, so staff can change mid-run with the public API.
-        self.desk = simpy.PriorityResource(model.env, capacity=DESK_SERVERS)
-        self._held_slots: list = []
-        self._pending_holds: list = []  # held slots not granted yet (right after a cut)
-        self.set_staff(policy.support_staff)
+        self.desk = Servers(model.env, capacity=policy.support_staff)
         self.support_cut = False
         self.misread_forecast_usd = 0.0
         self.forecast_usd = 0.0
@@ -45,7 +38,7 @@ class Vendor(mesa.Agent):
         env, tp = m.env, m.params.trust
         deal.documents += 1
         asked = env.now
-        with self.desk.request(priority=1) as slot:
+        with self.desk.request() as slot:
             yield slot
             mean = self.turnaround_days * m.followup
             if mean > 0:
@@ -61,29 +54,15 @@ class Vendor(mesa.Agent):
     @property
     def staff(self) -> int:
         """Servers staffed now: a cut takes effect as each answer in progress ends."""
-        if self._pending_holds:
-            self._pending_holds = [slot for slot in self._pending_holds if not slot.triggered]
-        return DESK_SERVERS - len(self._held_slots) + len(self._pending_holds)
+        return self.desk.capacity
 
     def serving(self) -> int:
         """Document requests being answered now."""
-        return self.desk.count - (DESK_SERVERS - self.staff)
+        return self.desk.count
 
     def set_staff(self, staff: int) -> None:
-        """Staff the desk with `staff` servers (releasing or holding the others)."""
-        target_held = DESK_SERVERS - staff
-        while len(self._held_slots) > target_held:
-            slot = self._held_slots.pop()
-            if slot.triggered:
-                self.desk.release(slot)
-            else:
-                slot.cancel()
-                self._pending_holds.remove(slot)
-        while len(self._held_slots) < target_held:
-            slot = self.desk.request(priority=0)
-            self._held_slots.append(slot)
-            if not slot.triggered:
-                self._pending_holds.append(slot)
+        """Staff the desk with `staff` servers."""
+        self.desk.resize(staff)
 
     def fast_answer_share(self) -> float:
         """Share of last month's answers that were fast (0 when there were none); resets."""

@@ -89,21 +89,17 @@ class PartnershipModel(mesa.Model):
         self._derive()
 
         self.economy = Economy(self, rngs.stream(root, rngs.ECONOMY_KEY, "economy"))
-        self.vendor = Vendor(
-            self, self._streams(rngs.VENDOR_KEY, ("reviews", "visits", "documents"))
-        )
+        self.vendor = Vendor(self, rngs.Streams(root, rngs.VENDOR_KEY))
         self.reseller = Reseller(self)
         reps = [
-            SalesRep(self, i, self._streams(rngs.REP_KEY_BASE + i, ("prospecting",)))
+            SalesRep(self, i, rngs.Streams(root, rngs.REP_KEY_BASE + i))
             for i in range(params.partner.reps)
         ]
         self.reseller.reps = reps
-        client_purposes = ("meetings", "nurturing", "ringi", "evaluation", "incidents", "account")
         self.clients = []
         for i in range(params.market.clients):
-            key = rngs.CLIENT_KEY_BASE + i
-            population = rngs.stream(root, key, "population")
-            client = ClientOrganization(self, i, population, self._streams(key, client_purposes))
+            streams = rngs.Streams(root, rngs.CLIENT_KEY_BASE + i)
+            client = ClientOrganization(self, i, streams["population"], streams)
             self.clients.append(client)
             reps[i % len(reps)].territory.append(client)
         self._start_processes()
@@ -114,9 +110,6 @@ class PartnershipModel(mesa.Model):
         self.datacollector.collect(self)
 
     # ---------------------------------------------------------------- construction
-    def _streams(self, key: int, purposes: tuple[str, ...]) -> dict[str, np.random.Generator]:
-        return {purpose: rngs.stream(self.root_seed, key, purpose) for purpose in purposes}
-
     def _derive(self) -> None:
         """Rates that follow from the parameters; recomputed when the policy changes."""
         p = self.params
@@ -126,6 +119,17 @@ class PartnershipModel(mesa.Model):
         )
         self.followup = rules.followup_factor(p.policy.urgency, p.policy.followup_bound)
         self.overselling = p.policy.overselling if p.mechanisms.overselling else 0.0
+        self.meeting_days = 7.0 / p.partner.meetings_per_week
+        self.ramp_tau_days = p.market.ramp_tau_days if p.mechanisms.ramp else 0.0
+        invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
+        self.enablement_time_share = invest * p.partner.enablement_time_share
+        self._misreads = p.mechanisms.misreads
+        self._misread_terms = (
+            p.trust.p0,
+            p.trust.kappa,
+            p.market.culture.context,
+            p.vendor.home_context,
+        )
 
     def _start_processes(self) -> None:
         """Processes start in a fixed order: same-time events then run in that order."""
@@ -160,16 +164,9 @@ class PartnershipModel(mesa.Model):
         return scheduled - len(self.env._queue)
 
     def misread_probability(self, rep: SalesRep) -> float:
-        p = self.params
-        if not p.mechanisms.misreads:
+        if not self._misreads:
             return 0.0
-        return rules.misread_probability(
-            p.trust.p0,
-            p.trust.kappa,
-            p.market.culture.context,
-            p.vendor.home_context,
-            rep.bicultural,
-        )
+        return rules.misread_probability(*self._misread_terms, rep.bicultural)
 
     def set_policy(self, **levers: Any) -> None:
         """Change policy parameters mid-run (a strategist's decision between months)."""

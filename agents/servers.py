@@ -1,0 +1,73 @@
+"""Servers: the SimPy Resource that reps' meetings and the vendor's support desk queue at.
+
+A FIFO `simpy.Resource` specialised for the model's commonest events. A request is granted
+at once when a server is free, else it waits in line; a release hands the server straight
+to the first request waiting. That costs one event per use, the grant, where the generic
+Resource schedules a Request and a Release event through its put/get trigger loops. The
+number of servers can change while requests wait or are served (`resize`): the support
+desk's staff follows the policy and is cut by reviews; a smaller staff takes effect as the
+answers in progress end.
+"""
+
+from __future__ import annotations
+
+import simpy
+from simpy.events import PENDING
+from simpy.resources.resource import Request
+
+
+class Slot(Request):
+    """A request for one server; use it in a `with` block, as simpy's Request."""
+
+    def __init__(self, servers: Servers) -> None:
+        # Put.__init__'s generic trigger loop becomes one check: there is one line.
+        env = servers._env
+        self.env = env
+        self.callbacks = []
+        self._value = PENDING
+        self.resource = servers
+        self.proc = env.active_process
+        if len(servers.users) < servers._capacity:
+            servers.grant(self)
+        else:
+            servers.put_queue.append(self)
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        if exc_type is GeneratorExit:  # generator cleanup: as simpy's Request, no release
+            return
+        if self._value is PENDING:
+            self.resource.put_queue.remove(self)
+        else:
+            self.resource.free(self)
+
+
+class Servers(simpy.Resource):
+    """A FIFO SimPy Resource with a direct hand-over on release and a resizable capacity.
+
+    `users`, `queue`, `count`, `capacity` and `release()` behave as in `simpy.Resource`.
+    """
+
+    def request(self) -> Slot:
+        return Slot(self)
+
+    def grant(self, slot: Request) -> None:
+        self.users.append(slot)
+        slot.usage_since = self._env.now
+        slot.succeed()
+
+    def free(self, slot: Request) -> None:
+        """End a use: the server goes to the first request waiting, if the capacity allows."""
+        self.users.remove(slot)
+        self._serve_waiting()
+
+    def resize(self, capacity: int) -> None:
+        """Change the number of servers; uses in progress beyond it end as they would."""
+        if capacity <= 0:
+            raise ValueError('"capacity" must be > 0.')
+        self._capacity = capacity
+        self._serve_waiting()
+
+    def _serve_waiting(self) -> None:
+        queue = self.put_queue
+        while queue and len(self.users) < self._capacity:
+            self.grant(queue.pop(0))
