@@ -148,12 +148,18 @@ class ClientOrganization(mesa.Agent):
 
     def favour(self, people) -> None:
         """A favourable interaction with each stakeholder in `people` (indices)."""
-        trust, ceiling, favourable = self.trust, self.ceiling, self.favourable
+        trust, ceiling, favourable, at_ease = (
+            self.trust,
+            self.ceiling,
+            self.favourable,
+            self.at_ease,
+        )
         alpha = self._alpha
         for i in people:
             trust[i] = rules.after_favourable(trust[i], ceiling[i], alpha)
             favourable[i] += 1
-            self._settle(i)
+            if not at_ease[i]:  # more trust and one more interaction never end comfort
+                self._settle(i)
 
     def violate(self, i: int, severity: float) -> None:
         tp = self.model.params.trust
@@ -416,7 +422,7 @@ class ClientOrganization(mesa.Agent):
             # the least-won-over stakeholder not yet comfortable; the decider once all are
             i = 0
             if self.comfortable_count < len(at_ease):
-                i = min((j for j, ok in enumerate(at_ease) if not ok), key=favourable.__getitem__)
+                _, i = min([(favourable[j], j) for j, ok in enumerate(at_ease) if not ok])
             yield from rep.meeting(p.policy.nurture_meeting_length)
             deal.nurture_contacts += 1
             m.spend("nurture", p.vendor.nurture_contact_cost_usd)
