@@ -219,12 +219,21 @@ class PartnershipModel(mesa.Model):
             self.env.run(until=until)
         self.datacollector.collect(self)
         if self.env.now >= self.horizon_days - 1e-6:
-            self.running = False
+            self._finish()
 
     def run_to_end(self) -> None:
         """Run the clock to the horizon (what `simulate` does; no Mesa steps)."""
         self.env.run(until=self.horizon_days + 1e-9)
+        self._finish()
+
+    def _finish(self) -> None:
+        """The horizon is reached: stop, and let the model be freed once nobody holds it."""
         self.running = False
+        # Mesa 3.3 numbers agents in a class-level dict keyed by model, which keeps every
+        # model and its agents alive for good (Mesa issue #3179, fixed in 3.4, which needs
+        # Python 3.12): 10-20 MB per run, so a worker of a long sweep would grow to GBs.
+        # No agent is created after the horizon.
+        mesa.Agent._ids.pop(self, None)
 
     def stage_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STAGES, 0)

@@ -1,5 +1,8 @@
 """The model as a whole: determinism, the tables of MODEL.md §6, and the Mesa interface."""
 
+import gc
+import weakref
+
 import mesa
 import polars as pl
 import pytest
@@ -86,3 +89,19 @@ def test_mesa_batch_run_returns_monthly_model_rows():
     last = frame.filter(pl.col("Step") == 59)
     assert last["cumulative_revenue_usd"].min() >= 0
     assert set(last["policy"]) == {"us_urgency", "hybrid"}
+
+
+@pytest.mark.parametrize("how", ["run_to_end", "mesa steps"])
+def test_a_finished_model_is_freed(how):
+    """Mesa 3.3 keeps every model in a class-level registry; a finished run must not stay."""
+    model = PartnershipModel(years=1, seed=3, market__clients=30, partner__reps=2)
+    if how == "run_to_end":
+        model.run_to_end()
+    else:
+        while model.running:
+            model.step()
+    model_ref, client_ref = weakref.ref(model), weakref.ref(model.clients[0])
+    del model
+    gc.collect()
+    assert model_ref() is None
+    assert client_ref() is None
