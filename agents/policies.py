@@ -230,7 +230,7 @@ class Policy(_Group):
         "after_key_comfortable", "", doc="when the proposition is made", choices=PROPOSAL_TIMINGS
     )
     overselling: float = param(0.0, "o", 0, 1, "how much the product is oversold")
-    support_staff: int = param(3, "people", 1, 100, "support desk servers")
+    support_staff: int = param(3, "people", 1, 10_000, "support desk servers")
     turnaround_days: float = param(4.0, "days", 0, 365, "mean time to answer a document")
     target_per_rep_usd: float = param(500_000.0, "USD/rep/year", 0, None, "bookings target")
     patience_months: int = param(24, "months", 0, 1200, "months before the vendor may exit")

@@ -7,10 +7,12 @@ they arrive, and at most a few runs per worker are in flight).
 
 Each measurement is a fresh driver process (`python benchmarks/sweep.py drive ...`), so
 start-up (spawning workers, imports) is included in `runs/s` and peaks do not carry over;
-`warm runs/s` counts from the first finished run. Runs are small (40 clients, 3 reps, one
-year) so the whole benchmark takes a few minutes on 2 cores. Not part of the test suite.
+`warm runs/s` counts from the first finished run. Throughput runs are the default Japan
+market (300 clients, 10 reps) over one year, a fifth of a default run; the memory sweeps
+use small runs (40 clients, 3 reps, one year), since they measure what the driver holds
+per run. The whole benchmark takes about five minutes on 2 cores. Not part of the test suite.
 
-    .venv/bin/python benchmarks/sweep.py [--runs 400] [--workers 2]
+    .venv/bin/python benchmarks/sweep.py [--runs 200] [--workers 2]
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ from pathlib import Path
 POINTS = (0.2, 0.4, 0.6, 0.8)  # policy.urgency values; replications fill up to the run count
 
 
-def config_text(runs: int) -> str:
+FULL = (300, 10)  # (clients, reps): the default Japan market
+SMALL = (40, 3)
+
+
+def config_text(runs: int, size: tuple[int, int]) -> str:
     replications = max(1, runs // len(POINTS))
+    clients, reps = size
     values = ", ".join(map(str, POINTS))
     return f"""
 name = "bench"
@@ -41,8 +48,8 @@ seed = 1
 market = "japan"
 policy = "hybrid"
 [base.set]
-"market.clients" = 40
-"partner.reps" = 3
+"market.clients" = {clients}
+"partner.reps" = {reps}
 [sweep.parameters]
 "policy.urgency" = [{values}]
 """
@@ -53,13 +60,13 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def drive(runs: int, workers: int, executor: str, trace: bool) -> dict:
+def drive(runs: int, workers: int, executor: str, trace: bool, size: tuple[int, int]) -> dict:
     """One sweep in this process; returns its figures."""
     from experiments import config, design, runner, store
 
     if trace:
         tracemalloc.start()
-    plan = design.plan(config.loads(config_text(runs)))
+    plan = design.plan(config.loads(config_text(runs, size)))
     rss_before = rss_mb()
     first: list[float] = []
 
@@ -104,9 +111,13 @@ def drive(runs: int, workers: int, executor: str, trace: bool) -> dict:
     return figures
 
 
-def measure(runs: int, workers: int, executor: str = "pool", trace: bool = False) -> dict:
+def measure(
+    runs: int, workers: int, executor: str = "pool", trace: bool = False, size=FULL
+) -> dict:
     """Run `drive` in a fresh interpreter and read back its JSON line."""
+    clients, reps = size
     command = [sys.executable, __file__, "drive", str(runs), str(workers), executor]
+    command += [str(clients), str(reps)]
     if trace:
         command.append("--trace")
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -115,13 +126,13 @@ def measure(runs: int, workers: int, executor: str = "pool", trace: bool = False
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=400, help="runs per throughput sweep")
+    parser.add_argument("--runs", type=int, default=200, help="runs per throughput sweep")
     parser.add_argument("--workers", type=int, default=2, help="workers for the parallel cases")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     load = os.getloadavg()[0]
     print(f"cores available: {cores}; load average at start: {load:.1f}")
-    print(f"runs: japan/hybrid, 40 clients, 3 reps, 1 year; {args.runs} runs per throughput case")
+    print(f"runs: japan/hybrid, 300 clients, 10 reps, 1 year; {args.runs} runs per throughput case")
     print()
 
     def show(label: str, f: dict) -> None:
@@ -146,20 +157,24 @@ def main() -> None:
         f"(warm {dask['warm_runs_per_s'] / many['warm_runs_per_s']:.2f}x)"
     )
     print()
-    print("driver memory (process pool, peak RSS of the driver process; Python heap peak):")
+    print("driver memory (process pool, 40 clients, 3 reps; peak RSS of the driver; Python heap):")
+    peaks = {}
     for runs in (200, 2000):
-        f = measure(runs, args.workers, trace=True)
+        f = measure(runs, args.workers, trace=True, size=SMALL)
+        peaks[runs] = f["rss_peak_mb"]
         print(
             f"  {f['runs']:>5} runs: peak RSS {f['rss_peak_mb']:6.1f} MB "
             f"(after imports and planning {f['rss_before_mb']:6.1f} MB), "
             f"Python heap peak {f['python_heap_peak_mb']:5.1f} MB, {f['parts']} parts per table, "
             f"{f['runs_per_s']:.1f} runs/s"
         )
+    print(f"  peak RSS 2000 / 200 runs: {peaks[2000] / peaks[200]:.2f}x")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "drive":
         runs, workers, executor = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-        print(json.dumps(drive(runs, workers, executor, trace="--trace" in sys.argv)))
+        size = (int(sys.argv[5]), int(sys.argv[6]))
+        print(json.dumps(drive(runs, workers, executor, "--trace" in sys.argv, size)))
     else:
         main()
