@@ -232,7 +232,7 @@ class ClientOrganization(mesa.Agent):
             yield from rep.meeting(1.0)
             deal.meetings += 1
             present = self.attendees(random)
-            if random() < m.misread_probability(rep):
+            if random() < rep.misread_chance:
                 deal.misreads += 1
                 m.vendor.misread_forecast_usd += 0.1 * self.deal_value_usd
             elif random() < self.favourable_chance(present):
@@ -426,7 +426,7 @@ class ClientOrganization(mesa.Agent):
             yield from rep.meeting(p.policy.nurture_meeting_length)
             deal.nurture_contacts += 1
             m.spend("nurture", p.vendor.nurture_contact_cost_usd)
-            if rng.random() < m.misread_probability(rep):
+            if rng.random() < rep.misread_chance:
                 deal.misreads += 1
             elif rng.random() < p.market.nonselling_value * self.favourable_chance((i,)):
                 self.favour((i,))
@@ -440,11 +440,10 @@ class ClientOrganization(mesa.Agent):
         self.favour([i for i in range(self.size) if rng.random() < value])
         self.last_progress_day = self.model.env.now
 
-    def account_contact(self) -> None:
+    def account_contact(self, rng) -> None:
         """Account management: a non-selling review with the customer's buying center."""
         m = self.model
         p = m.params
-        rng = self.rngs["account"]
         m.spend("nurture", p.vendor.nurture_contact_cost_usd)
         everyone = range(self.size)
         if rng.random() < p.market.nonselling_value * self.favourable_chance(everyone):
@@ -471,7 +470,7 @@ class ClientOrganization(mesa.Agent):
                 )
             invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
             if rng.random() < invest:
-                self.account_contact()
+                self.account_contact(rng)
             if month == discovery_month:
                 deal.overselling_discovered = True
                 self.deceive()

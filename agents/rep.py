@@ -24,10 +24,16 @@ class SalesRep(mesa.Agent):
         self.rngs = rngs
         self.hired_day = 0.0
         self.bicultural = p.partner.bicultural
+        self.misread_chance = model.misread_probability(self.bicultural)
         self.capacity = Servers(model.env, capacity=1)
         self.territory: list = []
         self.open_deals = 0
         self.meetings_held = 0
+
+    def learn(self, gain: float) -> None:
+        """Co-selling and enablement: bicultural skill moves `gain` of the way to 1."""
+        self.bicultural += gain * (1.0 - self.bicultural)
+        self.misread_chance = self.model.misread_probability(self.bicultural)
 
     def ramp(self) -> float:
         m = self.model

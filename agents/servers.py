@@ -51,14 +51,18 @@ class Servers(simpy.Resource):
         return Slot(self)
 
     def grant(self, slot: Request) -> None:
+        env = self._env
         self.users.append(slot)
-        slot.usage_since = self._env.now
-        slot.succeed()
+        slot.usage_since = env.now
+        slot._ok = True  # what Event.succeed() does, without its checks: the slot is new
+        slot._value = None
+        env.schedule(slot)
 
     def free(self, slot: Request) -> None:
         """End a use: the server goes to the first request waiting, if the capacity allows."""
         self.users.remove(slot)
-        self._serve_waiting()
+        if self.put_queue:
+            self._serve_waiting()
 
     def resize(self, capacity: int) -> None:
         """Change the number of servers; uses in progress beyond it end as they would."""

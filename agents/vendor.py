@@ -154,6 +154,6 @@ class Vendor(mesa.Agent):
             m.spend("enablement", invest * p.vendor.enablement_usd_per_year / 12.0)
             gain = invest * p.partner.enablement_per_year / 12.0
             for rep in m.reseller.reps:
-                rep.bicultural += gain * (1.0 - rep.bicultural)
+                rep.learn(gain)
             if rng.random() < invest:
                 m.reseller.favour()

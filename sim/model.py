@@ -163,10 +163,11 @@ class PartnershipModel(mesa.Model):
         scheduled = int(repr(self.env._eid)[6:-1])
         return scheduled - len(self.env._queue)
 
-    def misread_probability(self, rep: SalesRep) -> float:
+    def misread_probability(self, bicultural: float) -> float:
+        """Chance that a meeting held by a rep of this bicultural skill is misread."""
         if not self._misreads:
             return 0.0
-        return rules.misread_probability(*self._misread_terms, rep.bicultural)
+        return rules.misread_probability(*self._misread_terms, bicultural)
 
     def set_policy(self, **levers: Any) -> None:
         """Change policy parameters mid-run (a strategist's decision between months)."""
