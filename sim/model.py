@@ -8,7 +8,10 @@ status, and the ledgers `book` (revenue) and `spend` (vendor costs).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import mesa
@@ -24,6 +27,8 @@ from agents.reseller import Reseller
 from agents.vendor import Vendor
 from sim import rng as rngs
 from sim.record import Recorder
+
+GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections while running
 
 MODEL_REPORTERS = (
     "revenue_usd",
@@ -217,14 +222,16 @@ class PartnershipModel(mesa.Model):
         """Mesa adapter: advance the SimPy clock by one month and collect the model reporters."""
         until = min(self.steps * rules.MONTH_DAYS, self.horizon_days) + 1e-9
         if until > self.env.now:
-            self.env.run(until=until)
+            with _fewer_collections():
+                self.env.run(until=until)
         self.datacollector.collect(self)
         if self.env.now >= self.horizon_days - 1e-6:
             self._finish()
 
     def run_to_end(self) -> None:
         """Run the clock to the horizon (what `simulate` does; no Mesa steps)."""
-        self.env.run(until=self.horizon_days + 1e-9)
+        with _fewer_collections():
+            self.env.run(until=self.horizon_days + 1e-9)
         self._finish()
 
     def _finish(self) -> None:
@@ -248,6 +255,23 @@ class PartnershipModel(mesa.Model):
             t for c in self.clients if c.deal is not None or c.stage == "customer" for t in c.trust
         ]
         return float(sum(values) / len(values)) if values else math.nan
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the clock with the cyclic garbage collector's youngest generation 30x larger.
+
+    A run allocates many short-lived containers (events, generator frames, lists) that
+    reference counting frees; the collector's frequent passes find little, and each one
+    costs more as the model grows (4x the clients: 0.53 s of collections in a 5 s run,
+    0.16 s with this). The thresholds are restored when the clock stops.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], GC_YOUNG_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _reporter(name: str):
