@@ -7,7 +7,10 @@ they arrive, and at most a few runs per worker are in flight).
 
 Each measurement is a fresh driver process (`python benchmarks/sweep.py drive ...`), so
 start-up (spawning workers, imports) is included in `runs/s` and peaks do not carry over;
-`warm runs/s` counts from the first finished run. Throughput runs are the default Japan
+`warm runs/s` counts from the first finished run. The machine's own ceiling is measured
+too: independent processes running the same runs in a loop, with no pool and no driver,
+against one such process (two CPU-bound processes on this shared 2-core machine do not
+always get 2x). Throughput runs are the default Japan
 market (300 clients, 10 reps) over one year, a fifth of a default run; the memory sweeps
 use small runs (40 clients, 3 reps, one year), since they measure what the driver holds
 per run. The whole benchmark takes about five minutes on 2 cores. Not part of the test suite.
@@ -111,6 +114,32 @@ def drive(runs: int, workers: int, executor: str, trace: bool, size: tuple[int, 
     return figures
 
 
+def solo(runs: int, size: tuple[int, int]) -> dict:
+    """`runs` of the sweep's runs in this process, one after another: no pool, no driver."""
+    from experiments import config, design
+    from sim.run import simulate
+
+    specs = design.plan(config.loads(config_text(runs, size))).specs[:runs]
+    started = time.monotonic()
+    for spec in specs:
+        simulate(spec)
+    return {"runs": len(specs), "elapsed_s": time.monotonic() - started}
+
+
+def ceiling(runs: int, processes: int) -> float:
+    """Runs/s of `processes` independent solo processes over that of one: what the machine
+    allows a pool of that many workers at best, with no driver and no messages."""
+    command = [sys.executable, __file__, "solo", str(runs), *map(str, FULL)]
+
+    def rate(n: int) -> float:
+        """Runs/s of n processes started together, over their loops (imports left out)."""
+        children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        loops = [json.loads(child.communicate()[0].splitlines()[-1]) for child in children]
+        return sum(f["runs"] for f in loops) / max(f["elapsed_s"] for f in loops)
+
+    return rate(processes) / rate(1)
+
+
 def measure(
     runs: int, workers: int, executor: str = "pool", trace: bool = False, size=FULL
 ) -> dict:
@@ -149,6 +178,11 @@ def main() -> None:
         f"speed-up {args.workers} vs 1 worker: {many['runs_per_s'] / one['runs_per_s']:.2f}x "
         f"(warm {many['warm_runs_per_s'] / one['warm_runs_per_s']:.2f}x)"
     )
+    best = ceiling(args.runs // 4, args.workers)
+    print(
+        f"machine ceiling: {args.workers} independent processes, each running "
+        f"{args.runs // 4} runs in a loop, give {best:.2f}x the runs/s of one"
+    )
     dask = measure(args.runs, args.workers, "dask")
     show(f"dask LocalCluster, {args.workers} w.", dask)
     print(
@@ -172,7 +206,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "drive":
+    if len(sys.argv) > 1 and sys.argv[1] == "solo":
+        print(json.dumps(solo(int(sys.argv[2]), (int(sys.argv[3]), int(sys.argv[4])))))
+    elif len(sys.argv) > 1 and sys.argv[1] == "drive":
         runs, workers, executor = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
         size = (int(sys.argv[5]), int(sys.argv[6]))
         print(json.dumps(drive(runs, workers, executor, "--trace" in sys.argv, size)))
