@@ -161,6 +161,16 @@ class ClientOrganization(mesa.Agent):
             if not at_ease[i]:  # more trust and one more interaction never end comfort
                 self._settle(i)
 
+    def reassure(self, people) -> None:
+        """A favourable non-selling contact: trust rises as in `favour`, but the count of
+        favourable interactions does not. Comfort's k interactions settle the buyer's
+        uncertainty about the offer (UAI), which socialising does not; trust it does build."""
+        trust, ceiling = self.trust, self.ceiling
+        alpha = self._alpha
+        for i in people:
+            trust[i] = rules.after_favourable(trust[i], ceiling[i], alpha)
+            self._settle(i)
+
     def violate(self, i: int, severity: float) -> None:
         tp = self.model.params.trust
         self.trust[i] = rules.after_violation(
@@ -429,15 +439,15 @@ class ClientOrganization(mesa.Agent):
             if rng.random() < rep.misread_chance:
                 deal.misreads += 1
             elif rng.random() < p.market.nonselling_value * self.favourable_chance((i,)):
-                self.favour((i,))
+                self.reassure((i,))
                 self.last_progress_day = env.now
 
     def executive_visit(self) -> None:
-        """A vendor executive meets the whole buying center: favourable for each, by value."""
+        """A vendor executive meets the whole buying center: trust for each, by value."""
         p = self.model.params
         rng = self.rngs["nurturing"]
         value = p.market.nonselling_value
-        self.favour([i for i in range(self.size) if rng.random() < value])
+        self.reassure([i for i in range(self.size) if rng.random() < value])
         self.last_progress_day = self.model.env.now
 
     def account_contact(self, rng) -> None:
