@@ -1,7 +1,8 @@
 """Sweep throughput and driver memory: process pool (1 and 2 workers), Dask LocalCluster.
 
 Prints runs per second with 1 and 2 local workers and the speed-up, a Dask LocalCluster
-against the process pool with the same number of workers, and the driver's peak memory
+against the process pool with the same number of workers (each ratio within one of
+`--repeats` rounds, then their medians), and the driver's peak memory
 for a 200-run and a 2000-run sweep (it should stay flat: results are written in parts as
 they arrive, and at most a few runs per worker are in flight).
 
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,6 +159,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="runs per throughput sweep")
     parser.add_argument("--workers", type=int, default=2, help="workers for the parallel cases")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of the throughput cases")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     load = os.getloadavg()[0]
@@ -170,26 +173,33 @@ def main() -> None:
             f"{f['runs_per_s']:6.1f} runs/s  (warm {f['warm_runs_per_s']:6.1f} runs/s)"
         )
 
-    one = measure(args.runs, 1)
-    show("process pool, 1 worker", one)
-    many = measure(args.runs, args.workers)
-    show(f"process pool, {args.workers} workers", many)
-    print(
-        f"speed-up {args.workers} vs 1 worker: {many['runs_per_s'] / one['runs_per_s']:.2f}x "
-        f"(warm {many['warm_runs_per_s'] / one['warm_runs_per_s']:.2f}x)"
-    )
-    best = ceiling(args.runs // 4, args.workers)
-    print(
-        f"machine ceiling: {args.workers} independent processes, each running "
-        f"{args.runs // 4} runs in a loop, give {best:.2f}x the runs/s of one"
-    )
-    dask = measure(args.runs, args.workers, "dask")
-    show(f"dask LocalCluster, {args.workers} w.", dask)
-    print(
-        f"dask LocalCluster / process pool ({args.workers} workers): "
-        f"{dask['runs_per_s'] / many['runs_per_s']:.2f}x "
-        f"(warm {dask['warm_runs_per_s'] / many['warm_runs_per_s']:.2f}x)"
-    )
+    names = ("speed-up", "warm speed-up", "dask", "ceiling")
+    ratios: dict[str, list[float]] = {name: [] for name in names}
+    for repeat in range(args.repeats):
+        # the cases of one repeat run back to back, and each ratio is taken within a repeat:
+        # this machine's speed drifts by up to 2x between minutes
+        print(f"repeat {repeat + 1} of {args.repeats}")
+        one = measure(args.runs, 1)
+        show("process pool, 1 worker", one)
+        many = measure(args.runs, args.workers)
+        show(f"process pool, {args.workers} workers", many)
+        dask = measure(args.runs, args.workers, "dask")
+        show(f"dask LocalCluster, {args.workers} w.", dask)
+        best = ceiling(args.runs // 4, args.workers)
+        ratios["speed-up"].append(many["runs_per_s"] / one["runs_per_s"])
+        ratios["warm speed-up"].append(many["warm_runs_per_s"] / one["warm_runs_per_s"])
+        ratios["dask"].append(dask["runs_per_s"] / many["runs_per_s"])
+        ratios["ceiling"].append(best)
+        print(
+            f"  {args.workers} vs 1 worker {ratios['speed-up'][-1]:.2f}x "
+            f"(warm {ratios['warm speed-up'][-1]:.2f}x); dask / pool {ratios['dask'][-1]:.2f}x; "
+            f"machine ceiling ({args.workers} independent processes, {args.runs // 4} runs "
+            f"each, against one) {best:.2f}x"
+        )
+    print("medians over repeats:")
+    for name, values in ratios.items():
+        each = ", ".join(f"{v:.2f}" for v in values)
+        print(f"  {name:<14} {statistics.median(values):.2f}x  ({each})")
     print()
     print("driver memory (process pool, 40 clients, 3 reps; peak RSS of the driver; Python heap):")
     peaks = {}
