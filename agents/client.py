@@ -162,9 +162,9 @@ class ClientOrganization(mesa.Agent):
                 self._settle(i)
 
     def reassure(self, people) -> None:
-        """A favourable non-selling contact: trust rises as in `favour`, but the count of
-        favourable interactions does not. Comfort's k interactions settle the buyer's
-        uncertainty about the offer (UAI), which socialising does not; trust it does build."""
+        """A favourable non-selling contact with each of `people`: trust rises as in `favour`,
+        the count n does not. Comfort's k interactions settle the buyer's uncertainty about
+        the offer (UAI), which only meetings about it do."""
         trust, ceiling = self.trust, self.ceiling
         alpha = self._alpha
         for i in people:
