@@ -146,8 +146,13 @@ class ClientOrganization(mesa.Agent):
             self.at_ease[i] = now
             self.comfortable_count += 1 if now else -1
 
-    def favour(self, people) -> None:
-        """A favourable interaction with each stakeholder in `people` (indices)."""
+    def favour(self, people, *, counted: bool = True) -> None:
+        """A favourable interaction with each stakeholder in `people` (indices).
+
+        A non-selling contact (`counted=False`) raises trust but not the count n: comfort's
+        k interactions settle the buyer's uncertainty about the offer (UAI), which only
+        meetings about it do.
+        """
         trust, ceiling, favourable, at_ease = (
             self.trust,
             self.ceiling,
@@ -157,19 +162,10 @@ class ClientOrganization(mesa.Agent):
         alpha = self._alpha
         for i in people:
             trust[i] = rules.after_favourable(trust[i], ceiling[i], alpha)
-            favourable[i] += 1
+            if counted:
+                favourable[i] += 1
             if not at_ease[i]:  # more trust and one more interaction never end comfort
                 self._settle(i)
-
-    def reassure(self, people) -> None:
-        """A favourable non-selling contact with each of `people`: trust rises as in `favour`,
-        the count n does not. Comfort's k interactions settle the buyer's uncertainty about
-        the offer (UAI), which only meetings about it do."""
-        trust, ceiling = self.trust, self.ceiling
-        alpha = self._alpha
-        for i in people:
-            trust[i] = rules.after_favourable(trust[i], ceiling[i], alpha)
-            self._settle(i)
 
     def violate(self, i: int, severity: float) -> None:
         tp = self.model.params.trust
@@ -248,8 +244,7 @@ class ClientOrganization(mesa.Agent):
             elif random() < self.favourable_chance(present):
                 self.favour(present)
                 self.last_progress_day = env.now
-            if deal.pitch_day is None:
-                self.maybe_pitch(deal)
+            self.maybe_pitch(deal)
             if mech.documents and random() < market.doc_prob:
                 yield from m.vendor.answering(self, deal)
             if not self.decision_ready(deal):
@@ -439,7 +434,7 @@ class ClientOrganization(mesa.Agent):
             if rng.random() < rep.misread_chance:
                 deal.misreads += 1
             elif rng.random() < p.market.nonselling_value * self.favourable_chance((i,)):
-                self.reassure((i,))
+                self.favour((i,), counted=False)
                 self.last_progress_day = env.now
 
     def executive_visit(self) -> None:
@@ -447,7 +442,7 @@ class ClientOrganization(mesa.Agent):
         p = self.model.params
         rng = self.rngs["nurturing"]
         value = p.market.nonselling_value
-        self.reassure([i for i in range(self.size) if rng.random() < value])
+        self.favour([i for i in range(self.size) if rng.random() < value], counted=False)
         self.last_progress_day = self.model.env.now
 
     def account_contact(self, rng) -> None:

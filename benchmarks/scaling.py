@@ -68,22 +68,23 @@ def desk_for(reps: int) -> int:
     return max(1, round(reps * STAFF_PER_REP))
 
 
-def timed_run(clients: int, reps: int, years: float, seed: int) -> tuple[float, int]:
-    """(wall seconds, SimPy events) of one Japan hybrid `simulate`, frames included."""
+def scaled_spec(clients: int, reps: int, years: float, seed: int):
+    """A Japan hybrid RunSpec of this size; the support desk follows the team."""
     from sim import run as runs
 
     overrides = {
         "market.clients": clients,
         "partner.reps": reps,
-        "policy.support_staff": desk_for(reps),  # the desk follows the team
+        "policy.support_staff": desk_for(reps),
     }
-    spec = runs.make_spec(
-        "japan",
-        "hybrid",
-        overrides=overrides,
-        seed=seed,
-        years=years,
-    )
+    return runs.make_spec("japan", "hybrid", overrides=overrides, seed=seed, years=years)
+
+
+def timed_run(clients: int, reps: int, years: float, seed: int) -> tuple[float, int]:
+    """(wall seconds, SimPy events) of one Japan hybrid `simulate`, frames included."""
+    from sim import run as runs
+
+    spec = scaled_spec(clients, reps, years, seed)
     gc.collect()  # garbage of the previous run is not charged to this one
     start = time.perf_counter()
     result = runs.simulate(spec)
@@ -95,11 +96,8 @@ def python_calls(clients: int, reps: int, years: float, seed: int) -> int:
     """Python function calls of one `simulate`, counted by cProfile: the work, free of noise."""
     from sim import run as runs
 
-    overrides = {"market.clients": clients, "partner.reps": reps}
-    overrides["policy.support_staff"] = desk_for(reps)
-    spec = runs.make_spec("japan", "hybrid", overrides=overrides, seed=seed, years=years)
     profile = cProfile.Profile()
-    profile.runcall(runs.simulate, spec)
+    profile.runcall(runs.simulate, scaled_spec(clients, reps, years, seed))
     return pstats.Stats(profile).total_calls
 
 
