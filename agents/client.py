@@ -151,21 +151,20 @@ class ClientOrganization(mesa.Agent):
 
         A non-selling contact (`counted=False`) raises trust but not the count n: comfort's
         k interactions settle the buyer's uncertainty about the offer (UAI), which only
-        meetings about it do.
+        meetings about it do. More trust and one more interaction never end comfort, so only
+        the stakeholders not yet at ease are checked.
         """
-        trust, ceiling, favourable, at_ease = (
-            self.trust,
-            self.ceiling,
-            self.favourable,
-            self.at_ease,
-        )
-        alpha = self._alpha
+        trust, ceiling, favourable = self.trust, self.ceiling, self.favourable
+        at_ease = self.at_ease
+        alpha, theta, k = self._alpha, self._theta, self._comfort_k
+        after_favourable, is_comfortable = rules.after_favourable, rules.is_comfortable
         for i in people:
-            trust[i] = rules.after_favourable(trust[i], ceiling[i], alpha)
+            trust[i] = after_favourable(trust[i], ceiling[i], alpha)
             if counted:
                 favourable[i] += 1
-            if not at_ease[i]:  # more trust and one more interaction never end comfort
-                self._settle(i)
+            if not at_ease[i] and is_comfortable(trust[i], favourable[i], theta, k):
+                at_ease[i] = True
+                self.comfortable_count += 1
 
     def violate(self, i: int, severity: float) -> None:
         tp = self.model.params.trust
@@ -230,7 +229,8 @@ class ClientOrganization(mesa.Agent):
             if not m.partnership_active:
                 outcome = "lost"
                 break
-            if mech.stalls and env.now - self.last_progress_day > self.stall_days(deal):
+            idle_days = env.now - self.last_progress_day
+            if mech.stalls and idle_days > m.stall_days_floor and idle_days > self.stall_days(deal):
                 outcome = "stalled"
                 break
             if random() >= market.meeting_accept_prob + m.overselling * accept_lift:
@@ -469,10 +469,11 @@ class ClientOrganization(mesa.Agent):
         while True:
             yield env.timeout(rules.MONTH_DAYS)
             month += 1
-            for i in range(self.size):
-                self.commitment[i] = rules.after_commitment_month(
-                    self.commitment[i], self.trust[i], p.trust.benefit, p.trust.eta
-                )
+            benefit, eta = p.trust.benefit, p.trust.eta
+            self.commitment[:] = [
+                rules.after_commitment_month(c, t, benefit, eta)
+                for c, t in zip(self.commitment, self.trust, strict=True)
+            ]
             invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
             if rng.random() < invest:
                 self.account_contact(rng)

@@ -42,7 +42,9 @@ class SalesRep(mesa.Agent):
     def selling_share(self) -> float:
         """Share of rep time on selling this product: effort, less enablement while ramping."""
         m = self.model
-        training = m.enablement_time_share * (1.0 - self.ramp())
+        training = m.enablement_time_share
+        if training:
+            training *= 1.0 - rules.ramp(m.env.now - self.hired_day, m.ramp_tau_days)
         return m.reseller.effort * (1.0 - training)
 
     def pipeline_limit(self) -> int:
@@ -57,10 +59,10 @@ class SalesRep(mesa.Agent):
         self.meetings_held += 1
         if not m.params.mechanisms.capacity:
             return
-        days = length * m.meeting_days / max(self.selling_share(), 0.05)
-        with self.capacity.request() as slot:
-            yield slot
-            yield m.env.timeout(days)
+        share = self.selling_share()
+        days = length * m.meeting_days / (share if share > 0.05 else 0.05)
+        with self.capacity.hold(days) as meeting:
+            yield meeting  # granted, then held for `days`
 
     def prospecting(self):
         """Open opportunities at rate proportional to capacity, ramp and effort (thinning)."""
