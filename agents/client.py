@@ -235,7 +235,7 @@ class ClientOrganization(mesa.Agent):
                 break
             if random() >= market.meeting_accept_prob + m.overselling * accept_lift:
                 continue
-            yield from rep.meeting(1.0)
+            yield rep.meeting(1.0)
             deal.meetings += 1
             present = self.attendees(random)
             if random() < rep.misread_chance:
@@ -428,7 +428,7 @@ class ClientOrganization(mesa.Agent):
             i = 0
             if self.comfortable_count < len(at_ease):
                 _, i = min([(favourable[j], j) for j, ok in enumerate(at_ease) if not ok])
-            yield from rep.meeting(p.policy.nurture_meeting_length)
+            yield rep.meeting(p.policy.nurture_meeting_length)
             deal.nurture_contacts += 1
             m.spend("nurture", p.vendor.nurture_contact_cost_usd)
             if rng.random() < rep.misread_chance:

@@ -9,9 +9,10 @@ Process: `prospecting` (opens opportunities in the rep's territory).
 from __future__ import annotations
 
 import mesa
+import simpy
 
 from agents import rules
-from agents.servers import Servers
+from agents.servers import Servers, processed
 
 
 class SalesRep(mesa.Agent):
@@ -53,16 +54,17 @@ class SalesRep(mesa.Agent):
         p = m.params.partner
         return max(1, round(p.max_open_opportunities * m.reseller.effort))
 
-    def meeting(self, length: float):
-        """Hold a meeting (length 1 = a full selling meeting), queueing while the rep is busy."""
+    def meeting(self, length: float) -> simpy.Event:
+        """A meeting (length 1 = a full selling meeting), queueing while the rep is busy.
+
+        Yield the event: it triggers when the meeting is over and the rep free again.
+        """
         m = self.model
         self.meetings_held += 1
         if not m.params.mechanisms.capacity:
-            return
+            return processed(m.env)  # meetings take no rep time
         share = self.selling_share()
-        days = length * m.meeting_days / (share if share > 0.05 else 0.05)
-        with self.capacity.hold(days) as meeting:
-            yield meeting  # granted, then held for `days`
+        return self.capacity.hold(length * m.meeting_days / (share if share > 0.05 else 0.05))
 
     def prospecting(self):
         """Open opportunities at rate proportional to capacity, ramp and effort (thinning)."""

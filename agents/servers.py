@@ -18,12 +18,14 @@ from simpy.resources.resource import Request
 
 
 class Slot(Request):
-    """A request for one server; use it in a `with` block, as simpy's Request.
+    """A request for one server.
 
-    A plain request (`hold_days` None) triggers when a server is granted, and when one is
-    free it is granted and processed at once, so `yield slot` goes straight on. A hold
-    (`Servers.hold`) triggers `hold_days` after it is granted instead: one event for a use
-    of known length, which ends when the `with` block does.
+    A plain request (`Servers.request`, `hold_days` None) is used in a `with` block, as
+    simpy's Request: it triggers when a server is granted, and the block's end releases the
+    server; when a server is free it is granted and processed at once, so `yield slot` goes
+    straight on. A hold (`Servers.hold`) is a whole use of known length: it triggers
+    `hold_days` after it is granted and releases its server then, before the process that
+    waits on it goes on. One event per use at most.
     """
 
     def __init__(self, servers: Servers, hold_days: float | None = None) -> None:
@@ -33,8 +35,8 @@ class Slot(Request):
         self.resource = servers
         self.proc = env._active_proc
         self.hold_days = hold_days
-        if len(servers.users) < servers._capacity:
-            if hold_days is None:
+        if hold_days is None:
+            if len(servers.users) < servers._capacity:
                 servers.users.append(self)
                 self.usage_since = env._now
                 self._ok = True
@@ -42,10 +44,12 @@ class Slot(Request):
                 self.callbacks = None
                 return
             self.callbacks = []
+        else:
+            self.callbacks = [servers.free]  # runs first: the server is free when it ends
+        self._value = PENDING
+        if len(servers.users) < servers._capacity:
             servers.grant(self)
         else:
-            self.callbacks = []
-            self._value = PENDING
             servers.put_queue.append(self)
 
     def __exit__(self, exc_type, exc_value, traceback) -> None:
@@ -64,10 +68,11 @@ class Servers(simpy.Resource):
     """
 
     def request(self) -> Slot:
+        """A server for as long as the `with` block using the request lasts."""
         return Slot(self)
 
     def hold(self, days: float) -> Slot:
-        """A request that triggers `days` after a server is granted to it."""
+        """A server for `days` from when it is granted: yield it, no `with` block."""
         return Slot(self, days)
 
     def grant(self, slot: Slot) -> None:
@@ -84,7 +89,10 @@ class Servers(simpy.Resource):
             self.grant(slot)
 
     def free(self, slot: Request) -> None:
-        """End a use: the server goes to the first request waiting, if the capacity allows."""
+        """End a use: the server goes to the first request waiting, if the capacity allows.
+
+        Also a hold's first callback: SimPy calls it with the hold when it triggers.
+        """
         self.users.remove(slot)
         if self.put_queue:
             self._serve_waiting()
@@ -100,3 +108,12 @@ class Servers(simpy.Resource):
         queue = self.put_queue
         while queue and len(self.users) < self._capacity:
             self.grant(queue.pop(0))
+
+
+def processed(env: simpy.Environment) -> simpy.Event:
+    """An event that has already happened: a process yielding it goes straight on."""
+    event = simpy.Event(env)
+    event._ok = True
+    event._value = None
+    event.callbacks = None
+    return event

@@ -4,22 +4,7 @@ from __future__ import annotations
 
 import simpy
 
-from agents.servers import Servers
-
-
-def using(env, servers, name, log, days, *, hold):
-    """One use of a server for `days`, as a hold or as a request and a timeout."""
-    asked = env.now
-    if hold:
-        with servers.hold(days) as use:
-            yield use
-            log.append((name, asked, env.now - days, env.now))
-    else:
-        with servers.request() as use:
-            yield use
-            started = env.now
-            yield env.timeout(days)
-            log.append((name, asked, started, env.now))
+from agents.servers import Servers, processed
 
 
 def uses(*, hold: bool, capacity: int = 1):
@@ -28,12 +13,21 @@ def uses(*, hold: bool, capacity: int = 1):
     servers = Servers(env, capacity=capacity)
     log: list[tuple[str, float, float, float]] = []
 
-    def asking(name, at, days):
+    def using(name, at, days):
         yield env.timeout(at)
-        yield from using(env, servers, name, log, days, hold=hold)
+        asked = env.now
+        if hold:
+            yield servers.hold(days)  # ends by itself
+            log.append((name, asked, env.now - days, env.now))
+            return
+        with servers.request() as use:
+            yield use
+            started = env.now
+            yield env.timeout(days)
+        log.append((name, asked, started, env.now))
 
     for name, at, days in (("a", 0, 3), ("b", 0, 2), ("c", 1, 1), ("d", 1, 4), ("e", 9, 1)):
-        env.process(asking(name, at, days))
+        env.process(using(name, at, days))
     env.run()
     return sorted(log), servers
 
@@ -70,23 +64,30 @@ def test_a_hold_is_one_event_and_a_free_request_none():
     assert servers.count == 1 and len(env._queue) == 1  # scheduled to end in 2 days
     free_request = Servers(env, capacity=1).request()
     assert free_request.processed and free_request.ok  # granted at once, no event
-    assert len(env._queue) == 1
+    assert processed(env).processed and len(env._queue) == 1
     env.run()
-    assert env.now == 2.0 and held.processed
+    assert env.now == 2.0 and held.processed and servers.count == 0
 
 
 def test_a_smaller_staff_takes_effect_as_uses_end():
     env = simpy.Environment()
     servers = Servers(env, capacity=2)
-    first, second = servers.hold(5.0), servers.hold(5.0)
+    first, second = servers.hold(5.0), servers.hold(4.0)
     waiting = servers.hold(1.0)
     servers.resize(1)
-    assert servers.count == 2 and servers.queue == [waiting]
-    env.run(until=5.5)
-    servers.release(first)  # simpy's release: the server goes back when it is processed
-    env.run(until=5.6)
-    assert servers.count == 1 and servers.queue == [waiting]  # one server now, still busy
-    servers.release(second)
+    assert servers.users == [first, second] and servers.queue == [waiting]
+    env.run(until=4.5)
+    assert servers.users == [first] and servers.queue == [waiting]  # one server, busy
     env.run()
-    assert servers.users == [waiting] and waiting.processed
-    assert env.now == 6.6  # granted at 5.6, held for 1 day
+    assert env.now == 6.0 and waiting.processed and servers.count == 0
+
+
+def test_simpy_release_ends_a_request():
+    env = simpy.Environment()
+    servers = Servers(env, capacity=1)
+    first = servers.request()
+    waiting = servers.hold(1.0)
+    env.run(until=2.0)
+    servers.release(first)  # simpy's release: the server goes back when it is processed
+    env.run()
+    assert env.now == 3.0 and waiting.processed and servers.count == 0
