@@ -200,8 +200,7 @@ class ClientOrganization(mesa.Agent):
         m = self.model
         p = m.params
         if p.mechanisms.trust_in_favourable:
-            trust = self.trust
-            mean = sum([trust[i] for i in people]) / len(people)
+            mean = sum(map(self.trust.__getitem__, people)) / len(people)
         else:
             mean = p.market.trust_initial
         return rules.favourable_probability(p.product.fit, p.market.favourable_base, mean)
@@ -427,7 +426,8 @@ class ClientOrganization(mesa.Agent):
             # the least-won-over stakeholder not yet comfortable; the decider once all are
             i = 0
             if self.comfortable_count < len(at_ease):
-                _, i = min([(favourable[j], j) for j, ok in enumerate(at_ease) if not ok])
+                uneasy = [j for j, ok in enumerate(at_ease) if not ok]
+                i = min(uneasy, key=favourable.__getitem__)  # the first of the least won over
             yield rep.meeting(p.policy.nurture_meeting_length)
             deal.nurture_contacts += 1
             m.spend("nurture", p.vendor.nurture_contact_cost_usd)
