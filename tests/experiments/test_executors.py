@@ -37,6 +37,24 @@ def test_dask_local_cluster_equals_process_pool(
     assert session["executor"].startswith("dask LocalCluster") and session["status"] == "complete"
 
 
+def _worker_diagnostics(_: int) -> tuple[bool, str]:
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled"), dask.config.get(
+        "distributed.admin.tick.interval"
+    )
+
+
+def test_local_cluster_workers_run_without_the_dashboards_sampling() -> None:
+    import dask
+
+    from experiments.runner import dask_executor
+
+    with dask_executor(workers=1) as info:
+        assert info.executor.submit(_worker_diagnostics, 0).result() == (False, "1s")
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # driver untouched
+
+
 def test_rerun_of_a_complete_experiment_runs_nothing(
     reference: Path, tiny_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
