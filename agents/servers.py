@@ -64,7 +64,8 @@ class Slot(Request):
 class Servers(simpy.Resource):
     """A FIFO SimPy Resource with a direct hand-over on release and a resizable capacity.
 
-    `users`, `queue`, `count`, `capacity` and `release()` behave as in `simpy.Resource`.
+    `users`, `queue`, `count`, `capacity` and `release()` behave as in `simpy.Resource`;
+    `release()` is for a plain request, since a hold releases its server itself.
     """
 
     def request(self) -> Slot:
