@@ -228,8 +228,7 @@ class ClientOrganization(mesa.Agent):
             if not m.partnership_active:
                 outcome = "lost"
                 break
-            idle_days = env.now - self.last_progress_day
-            if mech.stalls and idle_days > m.stall_days_floor and idle_days > self.stall_days(deal):
+            if mech.stalls and env.now - self.last_progress_day > self.stall_days(deal):
                 outcome = "stalled"
                 break
             if random() >= market.meeting_accept_prob + m.overselling * accept_lift:
@@ -424,10 +423,8 @@ class ClientOrganization(mesa.Agent):
             if deal.outcome != "open" or not m.partnership_active:
                 return
             # the least-won-over stakeholder not yet comfortable; the decider once all are
-            i = 0
-            if self.comfortable_count < len(at_ease):
-                uneasy = [j for j, ok in enumerate(at_ease) if not ok]
-                i = min(uneasy, key=favourable.__getitem__)  # the first of the least won over
+            uneasy = [j for j, ok in enumerate(at_ease) if not ok]
+            i = min(uneasy, key=favourable.__getitem__) if uneasy else 0
             yield rep.meeting(p.policy.nurture_meeting_length)
             deal.nurture_contacts += 1
             m.spend("nurture", p.vendor.nurture_contact_cost_usd)
@@ -469,11 +466,10 @@ class ClientOrganization(mesa.Agent):
         while True:
             yield env.timeout(rules.MONTH_DAYS)
             month += 1
-            benefit, eta = p.trust.benefit, p.trust.eta
-            self.commitment[:] = [
-                rules.after_commitment_month(c, t, benefit, eta)
-                for c, t in zip(self.commitment, self.trust, strict=True)
-            ]
+            for i in range(self.size):
+                self.commitment[i] = rules.after_commitment_month(
+                    self.commitment[i], self.trust[i], p.trust.benefit, p.trust.eta
+                )
             invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
             if rng.random() < invest:
                 self.account_contact(rng)

@@ -69,8 +69,7 @@ def is_comfortable(trust: float, favourable_count: int, theta: float, k: int) ->
 
 def after_commitment_month(commitment: float, trust: float, benefit: float, eta: float) -> float:
     """Monthly commitment step C <- C + eta * (T * b - C); stays in [0, 1]."""
-    c = commitment + eta * (trust * benefit - commitment)
-    return 0.0 if c < 0.0 else 1.0 if c > 1.0 else c  # clamp, inline: once a month per person
+    return clamp(commitment + eta * (trust * benefit - commitment))
 
 
 def partner_commitment_target(trust: float, success: float, trust_weight: float) -> float:
@@ -89,9 +88,7 @@ def misread_probability(
 
 def favourable_probability(fit: float, base: float, trust: float) -> float:
     """q: product fit scaled by trust, `base` of it at zero trust; in [0, 1]."""
-    t = 0.0 if trust < 0.0 else 1.0 if trust > 1.0 else trust  # clamp, inline: every meeting
-    q = fit * (base + (1.0 - base) * t)
-    return 0.0 if q < 0.0 else 1.0 if q > 1.0 else q
+    return clamp(fit * (base + (1.0 - base) * clamp(trust)))
 
 
 def ramp(days_since_hire: float, tau_days: float) -> float:

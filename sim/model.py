@@ -125,10 +125,6 @@ class PartnershipModel(mesa.Model):
         self.followup = rules.followup_factor(p.policy.urgency, p.policy.followup_bound)
         self.overselling = p.policy.overselling if p.mechanisms.overselling else 0.0
         self.meeting_days = 7.0 / p.partner.meetings_per_week
-        # no opportunity stalls sooner: ClientOrganization.stall_days's factors are all <= 1
-        self.stall_days_floor = (
-            p.market.stall_days * p.economy.stall_factor * p.market.wiifm_stall_factor
-        )
         self.ramp_tau_days = p.market.ramp_tau_days if p.mechanisms.ramp else 0.0
         invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
         self.enablement_time_share = invest * p.partner.enablement_time_share

@@ -73,12 +73,7 @@ class _Checked(list):
         self.on_set = on_set
 
     def __setitem__(self, index, value) -> None:
-        if isinstance(index, slice):  # a whole-list update, `values[:] = ...`: each item
-            value = list(value)
-            for i, old, new in zip(range(len(self))[index], self[index], value, strict=True):
-                self.on_set(i, old, new)
-        else:
-            self.on_set(index, self[index], value)
+        self.on_set(index, self[index], value)
         super().__setitem__(index, value)
 
 
