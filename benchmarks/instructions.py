@@ -1,9 +1,10 @@
-"""CPU instructions of a run, counted by valgrind's callgrind: figures free of machine noise.
+"""CPU instructions of a run, counted by valgrind's callgrind: figures nearly free of noise.
 
 Wall time on this machine drifts by up to 2x from minute to minute, and the other scripts
-in `benchmarks/` can only pair or interleave what they compare. Instructions executed are
-the same on every repetition, whatever else the machine is doing, so this script answers
-"did the work shrink" and "is the work linear" exactly, though not "how many seconds".
+in `benchmarks/` can only pair or interleave what they compare. Instructions executed vary
+by a few percent at most between repetitions, whatever else the machine is doing (the same
+bare SimPy loop counted 9,981 and 10,662 per event in two runs), so this script answers
+"did the work shrink" and "is the work linear", though not "how many seconds".
 
 Each figure is the instructions of a fresh interpreter that does the work, less those of
 one that does everything else (imports, building the spec) and stops before it:
