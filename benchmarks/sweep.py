@@ -11,12 +11,13 @@ start-up (spawning workers, imports) is included in `runs/s` and peaks do not ca
 `warm runs/s` counts from the first finished run. The machine's own ceiling is measured
 too: independent processes running the same runs in a loop, with no pool and no driver,
 against one such process (two CPU-bound processes on this shared 2-core machine do not
-always get 2x). Throughput runs are the default Japan
-market (300 clients, 10 reps) over one year, a fifth of a default run; the memory sweeps
-use small runs (40 clients, 3 reps, one year), since they measure what the driver holds
-per run. The whole benchmark takes about five minutes on 2 cores. Not part of the test suite.
+always get 2x). Throughput runs are default Japan runs (300 clients, 10 reps, 5 years;
+`--years 1` for a fifth of one, where start-up weighs five times as much); the memory
+sweeps use small runs (40 clients, 3 reps, one year), since they measure what the driver
+holds per run. With the defaults the whole benchmark takes about ten minutes on 2 cores.
+Not part of the test suite.
 
-    .venv/bin/python benchmarks/sweep.py [--runs 200] [--workers 2]
+    .venv/bin/python benchmarks/sweep.py [--runs 100] [--years 5] [--workers 2] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -36,17 +37,17 @@ from pathlib import Path
 POINTS = (0.2, 0.4, 0.6, 0.8)  # policy.urgency values; replications fill up to the run count
 
 
-FULL = (300, 10)  # (clients, reps): the default Japan market
-SMALL = (40, 3)
+Size = tuple[int, int, float]  # (clients, reps, years) of each run
+SMALL: Size = (40, 3, 1.0)
 
 
-def config_text(runs: int, size: tuple[int, int]) -> str:
+def config_text(runs: int, size: Size) -> str:
     replications = max(1, runs // len(POINTS))
-    clients, reps = size
+    clients, reps, years = size
     values = ", ".join(map(str, POINTS))
     return f"""
 name = "bench"
-years = 1
+years = {years}
 replications = {replications}
 seed = 1
 [base]
@@ -65,7 +66,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def drive(runs: int, workers: int, executor: str, trace: bool, size: tuple[int, int]) -> dict:
+def drive(runs: int, workers: int, executor: str, trace: bool, size: Size) -> dict:
     """One sweep in this process; returns its figures."""
     from experiments import config, design, runner, store
 
@@ -116,7 +117,7 @@ def drive(runs: int, workers: int, executor: str, trace: bool, size: tuple[int, 
     return figures
 
 
-def solo(runs: int, size: tuple[int, int]) -> dict:
+def solo(runs: int, size: Size) -> dict:
     """`runs` of the sweep's runs in this process, one after another: no pool, no driver."""
     from experiments import config, design
     from sim.run import simulate
@@ -128,10 +129,10 @@ def solo(runs: int, size: tuple[int, int]) -> dict:
     return {"runs": len(specs), "elapsed_s": time.monotonic() - started}
 
 
-def ceiling(runs: int, processes: int) -> float:
+def ceiling(runs: int, processes: int, size: Size) -> float:
     """Runs/s of `processes` independent solo processes over that of one: what the machine
     allows a pool of that many workers at best, with no driver and no messages."""
-    command = [sys.executable, __file__, "solo", str(runs), *map(str, FULL)]
+    command = [sys.executable, __file__, "solo", str(runs), *map(str, size)]
 
     def rate(n: int) -> float:
         """Runs/s of n processes started together, over their loops (imports left out)."""
@@ -142,13 +143,17 @@ def ceiling(runs: int, processes: int) -> float:
     return rate(processes) / rate(1)
 
 
+def parse_size(words: list[str]) -> Size:
+    clients, reps, years = words
+    return int(clients), int(reps), float(years)
+
+
 def measure(
-    runs: int, workers: int, executor: str = "pool", trace: bool = False, size=FULL
+    runs: int, workers: int, size: Size, executor: str = "pool", trace: bool = False
 ) -> dict:
     """Run `drive` in a fresh interpreter and read back its JSON line."""
-    clients, reps = size
     command = [sys.executable, __file__, "drive", str(runs), str(workers), executor]
-    command += [str(clients), str(reps)]
+    command += map(str, size)
     if trace:
         command.append("--trace")
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -157,20 +162,25 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200, help="runs per throughput sweep")
+    parser.add_argument("--runs", type=int, default=100, help="runs per throughput sweep")
+    parser.add_argument("--years", type=float, default=5.0, help="horizon of each run")
     parser.add_argument("--workers", type=int, default=2, help="workers for the parallel cases")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats of the throughput cases")
+    parser.add_argument("--repeats", type=int, default=2, help="repeats of the throughput cases")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     load = os.getloadavg()[0]
     print(f"cores available: {cores}; load average at start: {load:.1f}")
-    print(f"runs: japan/hybrid, 300 clients, 10 reps, 1 year; {args.runs} runs per throughput case")
+    full: Size = (300, 10, args.years)  # the default Japan market
+    print(
+        f"runs: japan/hybrid, 300 clients, 10 reps, {args.years:g} years; "
+        f"{args.runs} runs per throughput case"
+    )
     print()
 
     def show(label: str, f: dict) -> None:
         print(
             f"{label:<28} {f['runs']:>5} runs in {f['elapsed_s']:6.1f} s  "
-            f"{f['runs_per_s']:6.1f} runs/s  (warm {f['warm_runs_per_s']:6.1f} runs/s)"
+            f"{f['runs_per_s']:6.2f} runs/s  (warm {f['warm_runs_per_s']:6.2f} runs/s)"
         )
 
     names = ("speed-up", "warm speed-up", "dask", "ceiling")
@@ -179,13 +189,13 @@ def main() -> None:
         # the cases of one repeat run back to back, and each ratio is taken within a repeat:
         # this machine's speed drifts by up to 2x between minutes
         print(f"repeat {repeat + 1} of {args.repeats}")
-        one = measure(args.runs, 1)
+        one = measure(args.runs, 1, full)
         show("process pool, 1 worker", one)
-        many = measure(args.runs, args.workers)
+        many = measure(args.runs, args.workers, full)
         show(f"process pool, {args.workers} workers", many)
-        dask = measure(args.runs, args.workers, "dask")
+        dask = measure(args.runs, args.workers, full, "dask")
         show(f"dask LocalCluster, {args.workers} w.", dask)
-        best = ceiling(args.runs // 4, args.workers)
+        best = ceiling(args.runs // 4, args.workers, full)
         ratios["speed-up"].append(many["runs_per_s"] / one["runs_per_s"])
         ratios["warm speed-up"].append(many["warm_runs_per_s"] / one["warm_runs_per_s"])
         ratios["dask"].append(dask["runs_per_s"] / many["runs_per_s"])
@@ -204,7 +214,7 @@ def main() -> None:
     print("driver memory (process pool, 40 clients, 3 reps; peak RSS of the driver; Python heap):")
     peaks = {}
     for runs in (200, 2000):
-        f = measure(runs, args.workers, trace=True, size=SMALL)
+        f = measure(runs, args.workers, SMALL, trace=True)
         peaks[runs] = f["rss_peak_mb"]
         print(
             f"  {f['runs']:>5} runs: peak RSS {f['rss_peak_mb']:6.1f} MB "
@@ -217,10 +227,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "solo":
-        print(json.dumps(solo(int(sys.argv[2]), (int(sys.argv[3]), int(sys.argv[4])))))
+        print(json.dumps(solo(int(sys.argv[2]), parse_size(sys.argv[3:6]))))
     elif len(sys.argv) > 1 and sys.argv[1] == "drive":
         runs, workers, executor = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-        size = (int(sys.argv[5]), int(sys.argv[6]))
+        size = parse_size(sys.argv[5:8])
         print(json.dumps(drive(runs, workers, executor, "--trace" in sys.argv, size)))
     else:
         main()

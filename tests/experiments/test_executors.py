@@ -37,22 +37,28 @@ def test_dask_local_cluster_equals_process_pool(
     assert session["executor"].startswith("dask LocalCluster") and session["status"] == "complete"
 
 
-def _worker_diagnostics(_: int) -> tuple[bool, str]:
+def _worker_config(keys: list[str]) -> list:
     import dask
 
-    return dask.config.get("distributed.worker.profile.enabled"), dask.config.get(
-        "distributed.admin.tick.interval"
-    )
+    return [dask.config.get(key) for key in keys]
 
 
-def test_local_cluster_workers_run_without_the_dashboards_sampling() -> None:
+def test_local_cluster_runs_without_the_dashboards_sampling() -> None:
     import dask
+    from distributed import get_client
 
-    from experiments.runner import dask_executor
+    from experiments.runner import LOCAL_CLUSTER_CONFIG, dask_executor
 
+    keys = list(LOCAL_CLUSTER_CONFIG)
     with dask_executor(workers=1) as info:
-        assert info.executor.submit(_worker_diagnostics, 0).result() == (False, "1s")
+        assert info.executor.submit(_worker_config, keys).result() == [
+            LOCAL_CLUSTER_CONFIG[key] for key in keys
+        ]
+        scheduler = get_client().cluster.scheduler
+        assert "stealing" not in scheduler.extensions
+        assert not scheduler.extensions["amm"].running
     assert dask.config.get("distributed.worker.profile.enabled") is True  # driver untouched
+    assert dask.config.get("distributed.scheduler.work-stealing") is True
 
 
 def test_rerun_of_a_complete_experiment_runs_nothing(
