@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.stats import qmc
 
 from agents import policies
 from agents.policies import ConfigError, Parameters
@@ -126,6 +125,8 @@ def unit_sample(config: ExperimentConfig) -> np.ndarray:
     names = [p.key for p in sweep.sampled]
     dims = len(names)
     if sweep.design == "lhs":
+        from scipy.stats import qmc
+
         sampler = qmc.LatinHypercube(d=dims, rng=np.random.default_rng(config.seed))
         return sampler.random(sweep.samples)
     problem = {"num_vars": dims, "names": names, "bounds": [[0.0, 1.0]] * dims}

@@ -12,7 +12,7 @@ import hashlib
 import math
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -20,7 +20,9 @@ import polars as pl
 from agents import policies, rules
 from agents.policies import Parameters
 from sim import rng as rngs
-from sim.model import PartnershipModel
+
+if TYPE_CHECKING:
+    from sim.model import PartnershipModel
 
 # Outcomes that may be missing (no deal won, partnership never ended) keep a fixed type.
 NULLABLE_OUTCOMES = {
@@ -81,6 +83,8 @@ def make_spec(
 
 def run_model(spec: RunSpec) -> PartnershipModel:
     """Build the model for a spec and run its clock to the horizon."""
+    from sim.model import PartnershipModel  # here: planning and storing runs need no Mesa
+
     model = PartnershipModel(params=spec.params, years=spec.years, seed=spec.root_seed())
     model.run_to_end()
     return model

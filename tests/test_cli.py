@@ -146,3 +146,22 @@ def test_presets_lists_markets_presets_and_parameters(capsys):
         assert f"  {preset}: " in printed
     assert "policy.patience_months = 24" in printed
     assert "market.culture.uai" in printed
+
+
+def test_a_sweeps_driver_does_not_import_the_model() -> None:
+    """Planning, sending and storing runs need no Mesa (nor pandas or scipy, which it
+    imports): a driver that imported them would start seconds later and hold more memory
+    beside its workers. `sim`'s names still resolve, on first use."""
+    check = (
+        "import sys\n"
+        "from experiments import cli, config, design, runner, store\n"
+        "from sim import RunSpec, make_spec\n"
+        "store.model_hash()\n"
+        "assert not {'mesa', 'pandas', 'scipy'} & set(sys.modules), sorted(sys.modules)\n"
+        "from sim import PartnershipModel\n"
+        "assert 'mesa' in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
