@@ -104,7 +104,7 @@ class PartnershipModel(mesa.Model):
         self.clients = []
         for i in range(params.market.clients):
             streams = rngs.Streams(root, rngs.CLIENT_KEY_BASE + i)
-            client = ClientOrganization(self, i, streams["population"], streams)
+            client = ClientOrganization(self, i, streams.fresh("population"), streams)
             self.clients.append(client)
             reps[i % len(reps)].territory.append(client)
         self._start_processes()

@@ -76,10 +76,14 @@ class Streams:
     def __getitem__(self, purpose: str) -> Draws:
         draws = self._made.get(purpose)
         if draws is None:
-            start = SEED_WORDS * PURPOSES.index(purpose)
-            seed = int.from_bytes(self._seeds[start : start + SEED_WORDS].tobytes(), "little")
-            draws = self._made[purpose] = Draws(seed)
+            draws = self._made[purpose] = self.fresh(purpose)
         return draws
+
+    def fresh(self, purpose: str) -> Draws:
+        """The purpose's stream from its start, not kept: for draws made once, such as the
+        population at construction (each stream's state takes 2.5 KB)."""
+        start = SEED_WORDS * PURPOSES.index(purpose)
+        return Draws(int.from_bytes(self._seeds[start : start + SEED_WORDS].tobytes(), "little"))
 
 
 def stream(root: np.random.SeedSequence, agent_key: int, purpose: str) -> Draws:
