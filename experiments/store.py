@@ -49,6 +49,10 @@ LOCK = ".lock"
 # to DIR (e.g. a report) should append their names so a fresh run removes stale copies.
 MANAGED = [*TABLES, MANIFEST, DESIGN, FAILURES, "report.html", "charts"]
 PART = re.compile(r"part-(\d{6,})\.parquet")
+# A run's frames cost about 120 KB of buffers beyond their data (the runs table has a
+# column per parameter), so every COMPACT_RUNS buffered runs are concatenated into one
+# frame: a part of 100 small runs then holds 10 frames per table, not 100 (12 MB).
+COMPACT_RUNS = 10
 TEMP_MARK = ".tmp-"
 DEPENDENCIES = (
     "partnersim",
@@ -319,9 +323,14 @@ class ResultStore:
             return
         if not self._buffered_runs:
             self._buffer_started = time.monotonic()
-        for table in TABLES:
-            self._buffer[table].append(getattr(result, table))
         self._buffered_runs += 1
+        compact = self._buffered_runs % COMPACT_RUNS == 0
+        for table in TABLES:
+            frames = self._buffer[table]
+            frames.append(getattr(result, table))
+            if compact:  # the last COMPACT_RUNS runs become one frame
+                recent = frames[-COMPACT_RUNS:]
+                frames[-COMPACT_RUNS:] = [pl.concat(recent, how="vertical_relaxed", rechunk=True)]
         self.stored.add(run_id)
         if self._failures.pop(run_id, None) is not None:
             self._failures_dirty = True

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from sweep_helpers import TINY_BASE, run_cli, tables, write_config
 
 from experiments import config, design, runner, store
@@ -137,3 +138,21 @@ def test_parts_agree_on_column_types() -> None:
     schema = store.canonical(batch, earlier).schema
     assert dict(schema) == earlier
     assert store.canonical(batch).schema["revenue_year1_usd"] == pl.Float64
+
+
+def test_the_buffer_is_compacted_and_a_part_keeps_every_row_in_order(
+    plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "COMPACT_RUNS", 5)
+    results = [simulate(spec) for spec in plan.specs]
+    out = tmp_path / "out"
+    with store.ResultStore.open(out, plan, batch_runs=len(results) + 1) as stored:
+        for result in results:
+            stored.add(result)
+        assert stored.parts_written == 0
+        # 12 runs buffered as two frames of 5 concatenated runs, then 2 runs' own frames
+        assert [len(frames) for frames in stored._buffer.values()] == [4, 4, 4]
+    for table in store.TABLES:
+        part = pl.read_parquet(out / table / "*.parquet")
+        expected = pl.concat([getattr(r, table) for r in results], how="vertical_relaxed")
+        assert_frame_equal(part, expected.select(part.columns), check_dtypes=False)
