@@ -20,6 +20,7 @@ import time
 
 import simpy
 
+import sim.model  # noqa: F401  Mesa is imported here, not inside the first timed run
 from sim import run as runs
 
 

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 MODEL = """
 import sys
+import sim.model  # the model's imports (Mesa) belong to the setup, not to the run
 from sim import run as runs
 clients, reps, years, go = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 overrides = {"market.clients": clients, "partner.reps": reps,

@@ -184,7 +184,7 @@ def peak_mib() -> tuple[float, float]:
 
 def big(clients: int, reps: int, years: float, seed: int) -> dict:
     """One large run in this process; its figures as a dict (printed as a JSON line)."""
-    import sim.run  # noqa: F401  imports are part of the process, not of the run
+    import sim.model  # noqa: F401  imports are part of the process, not of the run
 
     before, _ = peak_mib()
     wall, events = timed_run(clients, reps, years, seed)

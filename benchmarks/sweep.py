@@ -119,6 +119,7 @@ def drive(runs: int, workers: int, executor: str, trace: bool, size: Size) -> di
 
 def solo(runs: int, size: Size) -> dict:
     """`runs` of the sweep's runs in this process, one after another: no pool, no driver."""
+    import sim.model  # noqa: F401  imports are left out of the timed loop
     from experiments import config, design
     from sim.run import simulate
 
