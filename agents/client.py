@@ -228,7 +228,9 @@ class ClientOrganization(mesa.Agent):
             if not m.partnership_active:
                 outcome = "lost"
                 break
-            if mech.stalls and env.now - self.last_progress_day > self.stall_days(deal):
+            idle_days = env.now - self.last_progress_day
+            # stall_days() is at least m.stall_days_least: most meetings need not ask it
+            if mech.stalls and idle_days > m.stall_days_least and idle_days > self.stall_days(deal):
                 outcome = "stalled"
                 break
             if random() >= market.meeting_accept_prob + m.overselling * accept_lift:
@@ -463,13 +465,14 @@ class ClientOrganization(mesa.Agent):
             discovery_month = int(rng.integers(1, 7))
         month = 0
         leaving = False  # discovered overselling: the client leaves at its next renewal
+        commitment, trust = self.commitment, self.trust
+        after_commitment_month = rules.after_commitment_month
         while True:
             yield env.timeout(rules.MONTH_DAYS)
             month += 1
-            for i in range(self.size):
-                self.commitment[i] = rules.after_commitment_month(
-                    self.commitment[i], self.trust[i], p.trust.benefit, p.trust.eta
-                )
+            benefit, eta = p.trust.benefit, p.trust.eta
+            for i, c in enumerate(commitment):
+                commitment[i] = after_commitment_month(c, trust[i], benefit, eta)
             invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
             if rng.random() < invest:
                 self.account_contact(rng)

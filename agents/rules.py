@@ -69,7 +69,9 @@ def is_comfortable(trust: float, favourable_count: int, theta: float, k: int) ->
 
 def after_commitment_month(commitment: float, trust: float, benefit: float, eta: float) -> float:
     """Monthly commitment step C <- C + eta * (T * b - C); stays in [0, 1]."""
-    return clamp(commitment + eta * (trust * benefit - commitment))
+    # clamp written out: this rule and the next run for each stakeholder in the hot loop
+    c = commitment + eta * (trust * benefit - commitment)
+    return 0.0 if c < 0.0 else 1.0 if c > 1.0 else c
 
 
 def partner_commitment_target(trust: float, success: float, trust_weight: float) -> float:
@@ -88,14 +90,16 @@ def misread_probability(
 
 def favourable_probability(fit: float, base: float, trust: float) -> float:
     """q: product fit scaled by trust, `base` of it at zero trust; in [0, 1]."""
-    return clamp(fit * (base + (1.0 - base) * clamp(trust)))
+    t = 0.0 if trust < 0.0 else 1.0 if trust > 1.0 else trust
+    q = fit * (base + (1.0 - base) * t)
+    return 0.0 if q < 0.0 else 1.0 if q > 1.0 else q
 
 
 def ramp(days_since_hire: float, tau_days: float) -> float:
     """Rep productivity r(t) = 1 - exp(-t / tau); 1 when tau is 0."""
     if tau_days <= 0.0:
         return 1.0
-    return 1.0 - math.exp(-max(0.0, days_since_hire) / tau_days)
+    return 1.0 - math.exp(-(days_since_hire if days_since_hire > 0.0 else 0.0) / tau_days)
 
 
 def meeting_interval_days(urgency: float, shortest_days: float, longest_days: float) -> float:

@@ -126,6 +126,10 @@ class PartnershipModel(mesa.Model):
         self.overselling = p.policy.overselling if p.mechanisms.overselling else 0.0
         self.meeting_days = 7.0 / p.partner.meetings_per_week
         self.ramp_tau_days = p.market.ramp_tau_days if p.mechanisms.ramp else 0.0
+        # the shortest a stall can be (in a downturn, with no early pitch): both factors <= 1
+        self.stall_days_least = (
+            p.market.stall_days * p.economy.stall_factor * p.market.wiifm_stall_factor
+        )
         invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
         self.enablement_time_share = invest * p.partner.enablement_time_share
         self._misreads = p.mechanisms.misreads
