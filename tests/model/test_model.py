@@ -6,7 +6,10 @@ import weakref
 import mesa
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from agents.client import Deal
 from sim import PartnershipModel, make_spec, simulate
 
 SMALL = {"market.clients": 60, "partner.reps": 3}
@@ -105,3 +108,38 @@ def test_a_finished_model_is_freed(how):
     gc.collect()
     assert model_ref() is None
     assert client_ref() is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stall_days=st.floats(0.0, 3650.0),
+    stall_factor=st.floats(0.0, 1.0),
+    wiifm_factor=st.floats(0.0, 1.0),
+    wiifm_meetings=st.integers(0, 5),
+    meetings=st.integers(0, 8),
+    pitch_meeting=st.none() | st.integers(0, 8),
+    in_downturn=st.booleans(),
+)
+def test_a_stall_limit_is_never_below_the_least_the_selling_loop_assumes(
+    stall_days, stall_factor, wiifm_factor, wiifm_meetings, meetings, pitch_meeting, in_downturn
+):
+    """The selling loop asks stall_days() only once idle time passes stall_days_least."""
+    model = PartnershipModel(
+        "us",
+        "us_urgency",
+        years=1,
+        seed=0,
+        market__clients=1,
+        partner__reps=1,
+        market__stall_days=stall_days,
+        economy__stall_factor=stall_factor,
+        market__wiifm_stall_factor=wiifm_factor,
+        market__wiifm_meetings=wiifm_meetings,
+    )
+    client = model.clients[0]
+    deal = Deal(client.unique_id, "us", client.size, 0, 0.0)
+    deal.meetings = meetings
+    if pitch_meeting is not None:
+        deal.pitch_day, client.pitch_meeting = 1.0, pitch_meeting
+    model.economy.in_downturn = in_downturn
+    assert client.stall_days(deal) >= model.stall_days_least
