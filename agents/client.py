@@ -467,10 +467,10 @@ class ClientOrganization(mesa.Agent):
         leaving = False  # discovered overselling: the client leaves at its next renewal
         commitment, trust = self.commitment, self.trust
         after_commitment_month = rules.after_commitment_month
+        benefit, eta = p.trust.benefit, p.trust.eta
         while True:
             yield env.timeout(rules.MONTH_DAYS)
             month += 1
-            benefit, eta = p.trust.benefit, p.trust.eta
             for i, c in enumerate(commitment):
                 commitment[i] = after_commitment_month(c, trust[i], benefit, eta)
             invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0

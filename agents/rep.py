@@ -45,7 +45,7 @@ class SalesRep(mesa.Agent):
         m = self.model
         training = m.enablement_time_share
         if training:
-            training *= 1.0 - rules.ramp(m.env.now - self.hired_day, m.ramp_tau_days)
+            training *= 1.0 - self.ramp()
         return m.reseller.effort * (1.0 - training)
 
     def pipeline_limit(self) -> int:

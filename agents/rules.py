@@ -69,7 +69,8 @@ def is_comfortable(trust: float, favourable_count: int, theta: float, k: int) ->
 
 def after_commitment_month(commitment: float, trust: float, benefit: float, eta: float) -> float:
     """Monthly commitment step C <- C + eta * (T * b - C); stays in [0, 1]."""
-    # clamp written out: this rule and the next run for each stakeholder in the hot loop
+    # clamp written out here and in favourable_probability: both run in the hot loop
+    # (each stakeholder every month; every meeting)
     c = commitment + eta * (trust * benefit - commitment)
     return 0.0 if c < 0.0 else 1.0 if c > 1.0 else c
 
