@@ -212,7 +212,7 @@ class ClientOrganization(mesa.Agent):
         mech, market = p.mechanisms, p.market
         draws = self.rngs["meetings"]
         random = draws.random
-        deal = Deal(self.unique_id, market.name, self.size, rep.unique_id, env.now)
+        deal = Deal(self.index, market.name, self.size, rep.index, env.now)
         self.deal = deal
         self.stage = "engaged"
         m.recorder.deals.append(deal)
@@ -240,13 +240,14 @@ class ClientOrganization(mesa.Agent):
             present = self.attendees(random)
             if random() < rep.misread_chance:
                 deal.misreads += 1
-                m.vendor.misread_forecast_usd += 0.1 * self.deal_value_usd
             elif random() < self.favourable_chance(present):
                 self.favour(present)
                 self.last_progress_day = env.now
             self.maybe_pitch(deal)
-            if mech.documents and random() < market.doc_prob:
-                yield from m.vendor.answering(self, deal)
+            asks_documents = mech.documents and random() < market.doc_prob
+            if asks_documents and not (yield from m.vendor.answering(self, deal)):
+                outcome = "stalled"
+                break
             if not self.decision_ready(deal):
                 continue
             if deal.comfort_day is None:
@@ -272,6 +273,13 @@ class ClientOrganization(mesa.Agent):
         if attendance >= 1.0:
             return list(range(len(self.trust)))
         return [i for i in range(len(self.trust)) if random() < attendance] or [0]
+
+    def stall_left_days(self, deal: Deal) -> float | None:
+        """Days until the opportunity stalls if nothing progresses; None when stalls are off."""
+        m = self.model
+        if not m.params.mechanisms.stalls:
+            return None
+        return self.stall_days(deal) - (m.env.now - self.last_progress_day)
 
     def stall_days(self, deal: Deal) -> float:
         """Days without progress before the opportunity is lost."""
@@ -362,29 +370,39 @@ class ClientOrganization(mesa.Agent):
         self.stage = "ringi"
         approved = yield from self.circulating_ringi(deal)
         self.stage = "engaged"
+        if approved is None:
+            return "stalled"
         if not m.partnership_active:
             return "lost"
         return "won" if approved else "lost"
 
     def circulating_ringi(self, deal: Deal):
-        """The ringi-sho goes through the approvers in turn; a rejection restarts it."""
+        """The ringi-sho goes through the approvers in turn; a rejection restarts it.
+
+        Returns True when every approver signs, False when the rounds run out, and None when
+        an approver's document request is never answered (the opportunity stalls). Its start
+        and each signature are progress.
+        """
         m = self.model
         env, p = m.env, m.params
         rng = self.rngs["ringi"]
         step_days = p.market.ringi_step_days * m.followup
         approvers = range(self.n_approvers - 1, -1, -1)  # the decider signs last
+        self.last_progress_day = env.now
         for _ in range(p.market.ringi_max_rounds):
             deal.ringi_rounds += 1
             for i in approvers:
                 if step_days > 0:
                     yield env.timeout(rng.exponential(step_days))
-                if p.mechanisms.documents and rng.random() < p.market.doc_prob:
-                    yield from m.vendor.answering(self, deal)
+                asks_documents = p.mechanisms.documents and rng.random() < p.market.doc_prob
+                if asks_documents and not (yield from m.vendor.answering(self, deal)):
+                    return None
                 chance = rules.ringi_approval_probability(
                     p.market.ringi_approval, self.trust[i], p.market.theta
                 )
                 if rng.random() >= chance:
                     break
+                self.last_progress_day = env.now
             else:
                 return True
         return False

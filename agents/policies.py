@@ -161,10 +161,10 @@ class Market(_Group):
     value_ratio_sigma: float = param(0.3, "log-sd", 0, 3, "spread of perceived value / price")
     ramp_tau_days: float = param(270.0, "days", 0, 3650, "rep ramp-up time constant tau")
     meeting_interval_min_days: float = param(
-        7.0, "days", 0, 365, "mean days between meetings at full urgency"
+        7.0, "days", 0.1, 365, "mean days between meetings at full urgency"
     )
     meeting_interval_max_days: float = param(
-        20.0, "days", 0, 365, "mean days between meetings at zero urgency"
+        20.0, "days", 0.1, 365, "mean days between meetings at zero urgency"
     )
     attendance: float = param(
         0.8, "probability", 0, 1, "chance a stakeholder attends a group meeting"

@@ -149,6 +149,15 @@ def shortfall(bookings_usd: float, target_usd: float) -> float:
     return clamp(1.0 - bookings_usd / target_usd)
 
 
+def month_of_day(day: float) -> int:
+    """The month (1, 2, ...) that `day` falls in; a month's last instant belongs to it.
+
+    Days summed from months (`k * MONTH_DAYS` added up step by step) carry rounding error
+    of a few ulps, which must not push a month's end into the next month.
+    """
+    return math.ceil(round(day / MONTH_DAYS, 9))
+
+
 def discount_factor(day: float, rate_per_year: float) -> float:
     """Present value of one dollar paid on `day`, at `rate_per_year`."""
     return (1.0 + rate_per_year) ** (-day / YEAR_DAYS)

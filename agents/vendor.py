@@ -14,6 +14,8 @@ import mesa
 from agents import rules
 from agents.servers import Servers
 
+MISREAD_FORECAST_SHARE = 0.1  # of a deal's value, per misread signal, in the forecast
+
 
 class Vendor(mesa.Agent):
     """The U.S. software vendor."""
@@ -25,7 +27,6 @@ class Vendor(mesa.Agent):
         self.turnaround_days = policy.turnaround_days
         self.desk = Servers(model.env, capacity=policy.support_staff)
         self.support_cut = False
-        self.misread_forecast_usd = 0.0
         self.forecast_usd = 0.0
         self.market_value_usd = 0.0
         self.answers_this_month = 0
@@ -33,13 +34,28 @@ class Vendor(mesa.Agent):
 
     # ---------------------------------------------------------------- support desk
     def answering(self, client, deal):
-        """A document request: queue at the desk, wait for the answer; a slow one is a violation."""
+        """A document request: queue at the desk, wait for the answer; a slow one is a violation.
+
+        Returns whether the answer came. Waiting in line for the vendor is no progress: when
+        the opportunity's stall limit passes with no progress meanwhile (nurturing contacts
+        can still make some), the request is withdrawn and the opportunity stalls, with the
+        slow answer's violation, freeing its place in the rep's pipeline.
+        """
         m = self.model
         env, tp = m.env, m.params.trust
         deal.documents += 1
         asked = env.now
         with self.desk.request() as slot:
-            yield slot
+            while not slot.triggered:  # every server is busy: wait in line
+                patience_days = client.stall_left_days(deal)
+                if patience_days is None:
+                    yield slot
+                    break
+                progress_day = client.last_progress_day
+                yield slot | env.timeout(max(patience_days, 0.0))
+                if not slot.triggered and client.last_progress_day == progress_day:
+                    client.violate_all(tp.slow_answer_severity)
+                    return False
             mean = self.turnaround_days * m.followup
             if mean > 0:
                 yield env.timeout(self.rngs["documents"].exponential(mean))
@@ -50,6 +66,7 @@ class Vendor(mesa.Agent):
         else:
             self.fast_answers_this_month += 1
             client.last_progress_day = env.now
+        return True
 
     @property
     def staff(self) -> int:
@@ -106,13 +123,19 @@ class Vendor(mesa.Agent):
             self.cut_support()
 
     def update_forecast(self) -> None:
-        """Open pipeline weighted by stage, inflated by misread 'we will consider it' signals."""
+        """Open pipeline weighted by stage, inflated by misread 'we will consider it' signals.
+
+        Each misread in an open opportunity reads as a step towards yes (a tenth of its
+        value), up to the whole value; the inflation ends with the opportunity.
+        """
         m = self.model
         weights = {"engaged": 0.1, "evaluation": 0.4, "ringi": 0.7}
-        pipeline = sum(
-            weights.get(c.stage, 0.0) * c.deal_value_usd for c in m.clients if c.deal is not None
+        self.forecast_usd = sum(
+            min(1.0, weights.get(c.stage, 0.0) + MISREAD_FORECAST_SHARE * c.deal.misreads)
+            * c.deal_value_usd
+            for c in m.clients
+            if c.deal is not None
         )
-        self.forecast_usd = pipeline + self.misread_forecast_usd
         years = max(m.env.now / rules.YEAR_DAYS, 1e-9)
         self.market_value_usd = m.bookings_usd / years + self.forecast_usd
 

@@ -143,7 +143,6 @@ class PartnershipModel(mesa.Model):
     def _start_processes(self) -> None:
         """Processes start in a fixed order: same-time events then run in that order."""
         env, mech = self.env, self.params.mechanisms
-        env.process(self.observing())
         env.process(self.reseller.committing())
         env.process(self.vendor.enabling())
         if mech.reviews:
@@ -159,6 +158,8 @@ class PartnershipModel(mesa.Model):
             for client in self.clients:
                 rep = self.reseller.reps[client.index % len(self.reseller.reps)]
                 env.process(client.selling(rep))
+        # last: at a month's end the observer samples after the month-end costs and updates
+        env.process(self.observing())
 
     # ---------------------------------------------------------------- shared state
     @property
@@ -189,7 +190,7 @@ class PartnershipModel(mesa.Model):
 
     def book(self, client: ClientOrganization, kind: str, amount_usd: float) -> None:
         """Revenue: a new deal, a renewal or an expansion, paid now."""
-        self.recorder.revenue(self.env.now, client.unique_id, kind, amount_usd)
+        self.recorder.revenue(self.env.now, client.index, kind, amount_usd)
         self.revenue_usd += amount_usd
         self._month_revenue[kind] += amount_usd
         if kind == "new":
@@ -203,7 +204,7 @@ class PartnershipModel(mesa.Model):
 
     def churned(self, client: ClientOrganization) -> None:
         self.churned_accounts += 1
-        self.recorder.churns.append((self.env.now, client.unique_id))
+        self.recorder.churns.append((self.env.now, client.index))
 
     def terminate(self) -> None:
         """The vendor ends the partnership: no new deal closes from now on."""

@@ -9,7 +9,6 @@ policy of an experiment sees the same clients and random inputs (common random n
 from __future__ import annotations
 
 import hashlib
-import math
 import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -133,9 +132,7 @@ def runs_row(spec: RunSpec, model: PartnershipModel) -> dict[str, Any]:
         "npv_usd": npv,
         "partnership_terminated": terminated is not None,
         "terminated_day": terminated,
-        "terminated_month": None
-        if terminated is None
-        else math.ceil(terminated / rules.MONTH_DAYS),
+        "terminated_month": None if terminated is None else rules.month_of_day(terminated),
         "first_deal_day": min((d.decision_day for d in won), default=None),
         "deals_won": len(won),
         "deals_lost": sum(d.outcome == "lost" for d in decided),

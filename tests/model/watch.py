@@ -137,7 +137,7 @@ class Watch:
 
     # ---------------------------------------------------------------- instrumentation
     def _watch_client(self, client) -> None:
-        cid = client.unique_id
+        cid = client.index
 
         def trust_set(i, old, new):
             if not 0.0 <= new <= client.ceiling[i]:
@@ -276,7 +276,7 @@ class Watch:
 
         def watched_churned(client):
             churned(client)
-            self.ledger_at_churn.setdefault(client.unique_id, len(model.recorder.ledger))
+            self.ledger_at_churn.setdefault(client.index, len(model.recorder.ledger))
 
         model.terminate = watched_terminate
         model.churned = watched_churned
@@ -349,7 +349,7 @@ class Watch:
                 self.flag("stages", f"client {deal.client}: deal outcome {deal.outcome!r}")
         churned = {client for _, client in model.recorder.churns}
         for client in model.clients:
-            cid = client.unique_id
+            cid = client.index
             seen = self.ceilings_seen[cid]
             for i, (t, c) in enumerate(zip(client.trust, client.ceiling, strict=True)):
                 if not 0.0 <= t <= c:
@@ -368,7 +368,7 @@ class Watch:
 
     def _check_stage(self, client, n_open: int, last, churned: bool) -> None:
         stage = client.stage_now()
-        cid = client.unique_id
+        cid = client.index
         expected: tuple[str, ...]
         if n_open > 1:
             self.flag("stages", f"client {cid} has {n_open} open deals")

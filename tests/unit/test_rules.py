@@ -258,3 +258,16 @@ def test_discount_factor_in_half_open_unit(day, rate):
 @given(days, st.floats(1, 365 * 100), st.floats(0.01, 1))
 def test_discount_factor_decreasing_in_day(day, later_by, rate):
     assert rules.discount_factor(day + later_by, rate) < rules.discount_factor(day, rate)
+
+
+def test_a_month_end_reached_by_adding_months_belongs_to_that_month():
+    day = 0.0
+    for month in range(1, 12 * 200 + 1):
+        day += rules.MONTH_DAYS
+        assert rules.month_of_day(day) == month
+
+
+@given(days.filter(lambda d: d > 0))
+def test_a_day_falls_in_the_month_that_contains_it(day):
+    month = rules.month_of_day(day)
+    assert (month - 1) * rules.MONTH_DAYS - 1e-6 < day <= month * rules.MONTH_DAYS + 1e-6
