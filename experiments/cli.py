@@ -60,13 +60,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.seed < 0:  # numpy's SeedSequence would raise a bare ValueError mid-run
         raise ConfigError("seed", args.seed, "a non-negative integer")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: got {str(out)!r}, expected a directory")
-    from sim.run import RunSpec, simulate  # after validation: bad input fails fast
+    from experiments import store  # after validation: bad input fails fast
+    from sim.run import RunSpec, simulate
 
+    try:
+        store.check_out_path(out)  # before the run: a bad --out must not waste it
+    except store.StoreError as err:
+        raise UsageError(str(err)) from None
     spec = RunSpec(params=params, years=args.years, seed=args.seed)
     result = simulate(spec)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--out: cannot create {str(out)!r} ({err.strerror or err})") from None
     for name in ("runs", "monthly", "deals"):
         write_parquet_atomically(getattr(result, name), out / f"{name}.parquet")
     print(summary(result.runs.row(0, named=True), out))
@@ -136,9 +142,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers: got {args.workers}, expected a positive integer")
-    if args.scheduler and args.dask_local:
+    if args.scheduler is not None and not args.scheduler.strip():
+        raise UsageError(
+            f"--scheduler: got {args.scheduler!r}, expected a Dask scheduler address "
+            "(tcp://host:port)"
+        )
+    if args.scheduler is not None and args.dask_local:
         raise UsageError("--scheduler and --dask-local: got both, expected at most one")
-    if args.scheduler and args.workers:
+    if args.scheduler is not None and args.workers:
         raise UsageError("--workers: got it with --scheduler, expected the cluster's own workers")
     experiment = configs.load(args.config)
     from experiments import design, runner, store  # after load: bad configs fail fast

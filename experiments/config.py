@@ -222,11 +222,13 @@ def _flatten_dotted(prefix: str, table: dict[str, Any], path: str = "") -> dict[
         if isinstance(value, dict) and not _is_bounds(value):
             if not value:
                 raise _error(f"{prefix}.{dotted}", value, "a value, not an empty table")
-            flat.update(_flatten_dotted(prefix, value, dotted))
-        elif dotted in flat:
-            raise _error(f"{prefix}.{dotted}", value, "each parameter once")
+            nested = _flatten_dotted(prefix, value, dotted).items()
         else:
-            flat[dotted] = value
+            nested = [(dotted, value)]
+        for name, inner in nested:  # `"a.b" = 1` and `a = { b = 2 }` are the same key
+            if name in flat:
+                raise _error(f"{prefix}.{name}", inner, "each parameter once")
+            flat[name] = inner
     return flat
 
 
@@ -284,9 +286,16 @@ def _validate(config: ExperimentConfig) -> None:
     overrides = dict(config.overrides)
     if len(overrides) != len(config.overrides):
         raise _error("base.set", config.overrides, "each parameter once")
+    swept = {p.column: p.key for p in config.sweep.parameters}
     for key in overrides:
         if key in NAMED_SWEEPS:
             raise _error(f"base.set.{key}", overrides[key], f"a dotted parameter (use base.{key})")
+        if key in swept:  # the sweep would overwrite it in every run's column
+            raise _error(
+                f"base.set.{key}",
+                overrides[key],
+                f"a parameter that is not swept (sweep.parameters.{swept[key]} sets {key})",
+            )
     try:
         base = policies.build(config.market, config.policy, overrides)
     except ConfigError as err:
@@ -329,10 +338,18 @@ def _validate_sweep_options(sweep: Sweep) -> None:
             )
         if not isinstance(sweep.second_order, bool):
             raise _error("sweep.second_order", sweep.second_order, "true or false")
-    keys = [p.key for p in sweep.parameters]
-    for i, key in enumerate(keys):
-        if key in keys[:i]:
-            raise _error(f"sweep.parameters.{key}", key, "each parameter once")
+    columns: dict[str, str] = {}  # runs-table column -> the key that sets it
+    for p in sweep.parameters:
+        other = columns.get(p.column)
+        if other == p.key:
+            raise _error(f"sweep.parameters.{p.key}", p.key, "each parameter once")
+        if other is not None:  # `policy` and `policy.name` both fill column policy.name
+            raise _error(
+                f"sweep.parameters.{p.key}",
+                list(p.values) if p.values is not None else dataclasses.asdict(p.bounds),
+                f"one key per column (sweep.parameters.{other} also sets {p.column})",
+            )
+        columns[p.column] = p.key
     if kind == "grid":
         for p in sweep.sampled:
             raise _error(

@@ -87,30 +87,35 @@ def _scan(folder: Path) -> pl.LazyFrame | None:
 
 
 def read_experiment(path: str | os.PathLike[str]) -> Experiment:
-    """Open an experiment directory; a missing or empty one raises ConfigError."""
+    """Open an experiment directory; a missing or empty one raises ConfigError.
+
+    A damaged manifest or Parquet file raises StoreError naming it.
+    """
     root = Path(path)
     if not root.is_dir():
         raise ConfigError("DIR", str(path), "an experiment directory (made by partnersim run)")
     runs_scan = _scan(root / "runs")
     if runs_scan is None:
         raise ConfigError("DIR", str(path), "a directory with runs/*.parquet parts")
+    from experiments import store  # here: it imports the model, which `--help` does not need
+
+    store.check_parts(root)  # a damaged part is named here, not deep inside a chart
     try:
         runs = runs_scan.collect()
     except pl.exceptions.PolarsError:
         # Parts whose nullable outcomes were all missing may disagree on a dtype.
-        parts = [pl.read_parquet(p) for p in sorted((root / "runs").glob("*.parquet"))]
+        parts = [store.read_part(p) for p in sorted((root / "runs").glob("*.parquet"))]
         runs = pl.concat(parts, how="diagonal_relaxed")
     runs = runs.unique("run_id", keep="first", maintain_order=True)
-    manifest_path = root / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    design_path = root / "design.parquet"
+    manifest = store.read_manifest(root) if (root / store.MANIFEST).exists() else {}
+    design_path = root / store.DESIGN
     return Experiment(
         path=root,
         manifest=manifest,
         runs=runs,
         monthly=_scan(root / "monthly"),
         deals=_scan(root / "deals"),
-        design=pl.read_parquet(design_path) if design_path.exists() else None,
+        design=store.read_part(design_path) if design_path.exists() else None,
     )
 
 
@@ -1583,9 +1588,19 @@ class ReportResult:
 
 
 def write_report(path: str | os.PathLike[str], *, images: bool = True) -> ReportResult:
-    """Write DIR/report.html (and DIR/charts/<name>.png, .svg unless images=False)."""
+    """Write DIR/report.html (and DIR/charts/<name>.png, .svg unless images=False).
+
+    DIR must hold a manifest: only in a directory `partnersim run` made are report.html and
+    charts/ partnersim's to overwrite and clean up.
+    """
+    from experiments import store
+
     started = time.perf_counter()
     exp = read_experiment(path)
+    if not (exp.path / store.MANIFEST).exists():
+        raise ConfigError(
+            "DIR", str(path), f"an experiment directory with {store.MANIFEST} (from partnersim run)"
+        )
     builder = ReportBuilder(exp)
     figures = builder.figures()
     specs = {f.name: _clean_spec(f.chart.to_dict()) for f in figures}
@@ -1687,6 +1702,12 @@ def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report of args.dir and print where it is."""
-    result = write_report(args.dir, images=not getattr(args, "no_images", False))
+    from experiments import store
+    from experiments.cli import UsageError
+
+    try:
+        result = write_report(args.dir, images=not getattr(args, "no_images", False))
+    except store.StoreError as err:
+        raise UsageError(str(err)) from None
     print(f"report: {result.path} ({len(result.figures)} charts, {result.seconds:.1f} s)")
     return 0

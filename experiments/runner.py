@@ -165,7 +165,10 @@ def dask_executor(
         for opened in (client, cluster):
             if opened is not None:
                 opened.close()
-        option = f"--scheduler: cannot use {scheduler}" if scheduler else "--dask-local: failed"
+        if scheduler is not None:
+            option = f"--scheduler: cannot use {scheduler!r}"
+        else:
+            option = "--dask-local: failed"
         message = " ".join(str(err).split()) or type(err).__name__
         raise ExecutorError(f"{option}: {message}") from None
     try:

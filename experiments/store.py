@@ -172,21 +172,47 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+MANIFEST_EXPECTED = "expected the JSON manifest `partnersim run` writes"
+
+
 def read_manifest(root: str | Path) -> dict[str, Any]:
-    """The manifest of an output directory."""
-    return json.loads((Path(root) / MANIFEST).read_text())
+    """The manifest of an output directory; StoreError if it is not one partnersim wrote."""
+    path = Path(root) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError
+        raise StoreError(f"{path}: unreadable ({_reason(err)}), {MANIFEST_EXPECTED}") from None
+    if not isinstance(manifest, dict) or "config_hash" not in manifest:
+        raise StoreError(f"{path}: no config_hash in it, {MANIFEST_EXPECTED}")
+    return manifest
+
+
+def _reason(err: BaseException) -> str:
+    """An exception's message on one short line, for a one-line error."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _write_durably(tmp: Path, path: Path) -> None:
+    """Flush tmp to the disk, then rename it to path: a crash leaves the old or new file."""
+    fd = os.open(tmp, os.O_RDWR)  # write access: Windows cannot flush a read-only handle
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 def _write_bytes_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
     tmp.write_bytes(data)
-    os.replace(tmp, path)
+    _write_durably(tmp, path)
 
 
 def _write_parquet_atomically(frame: pl.DataFrame, path: Path) -> None:
     tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
     frame.write_parquet(tmp)
-    os.replace(tmp, path)
+    _write_durably(tmp, path)
 
 
 # --- the store -----------------------------------------------------------------------------
@@ -239,7 +265,10 @@ class ResultStore:
         """
         root = Path(root)
         check_destination(root, plan, fresh=fresh)
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"--out: cannot create {str(root)!r} ({_reason(err)})") from None
         if batch_runs is None:
             batch_runs = min(max(plan.runs // 20, 10), 200)
         store = cls(root, {}, batch_runs=batch_runs, batch_seconds=batch_seconds)
@@ -274,7 +303,8 @@ class ResultStore:
         self._lock_fd = fd
 
     def _remove_managed(self) -> None:
-        for name in MANAGED:
+        # The manifest goes last: until then DIR is still recognisably an experiment's.
+        for name in sorted(MANAGED, key=lambda name: name == MANIFEST):
             path = self.root / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -302,7 +332,10 @@ class ResultStore:
         for table in TABLES:
             first = min((self.root / table).glob("part-*.parquet"), default=None)
             if first is not None:
-                self._schemas[table] = pl.read_parquet_schema(first)
+                try:
+                    self._schemas[table] = pl.read_parquet_schema(first)
+                except (pl.exceptions.PolarsError, OSError) as err:
+                    raise _unreadable(first, err) from None
 
     def _read_stored(self) -> set[str]:
         return _stored_run_ids(self.root)
@@ -311,7 +344,7 @@ class ResultStore:
         path = self.root / FAILURES
         if not path.exists():
             return {}
-        rows = pl.read_parquet(path).to_dicts()
+        rows = read_part(path).to_dicts()
         return {row["run_id"]: row for row in rows if row["run_id"] not in self.stored}
 
     # writing
@@ -451,56 +484,121 @@ def canonical(frame: pl.DataFrame, reference: pl.Schema | dict | None = None) ->
 
 
 def check_destination(root: Path, plan: Plan, *, fresh: bool) -> None:
-    """Refuse, before writing anything, a DIR that is a file or holds another experiment."""
-    if root.exists() and not root.is_dir():
-        raise StoreError(f"--out: {str(root)!r} exists and is not a directory")
-    if fresh or not root.is_dir():
+    """Refuse, before writing anything, a DIR partnersim cannot safely write to.
+
+    DIR may be new, empty, or an experiment directory (one with a manifest partnersim
+    wrote); any other directory holds files partnersim did not write, so it is refused even
+    with `fresh`, which only ever removes what `MANAGED` lists. Without `fresh`, DIR must
+    hold this config's results from this model code, in readable parts.
+    """
+    check_out_path(root)
+    if not root.is_dir():
         return
     manifest_path = root / MANIFEST
-    if manifest_path.exists():
-        try:
-            manifest = read_manifest(root)
-        except (OSError, ValueError):
+    if not manifest_path.exists():
+        foreign = sorted(p.name for p in root.iterdir() if not _is_leftover(p.name))
+        if foreign:
+            found = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
             raise StoreError(
-                f"{manifest_path}: unreadable manifest; use --fresh to start over"
-            ) from None
-        theirs = manifest.get("config_hash")
-        if theirs != plan.config.config_hash:
-            raise StoreError(
-                f"{root} holds results of a different config "
-                f"({manifest.get('name')!r}, hash {theirs} != {plan.config.config_hash}); "
-                "use --fresh to replace them or --out for another directory"
-            )
-        ours = model_hash()
-        if manifest.get("model_hash", ours) != ours:
-            raise StoreError(
-                f"{root} holds results of other model code (agents/ and sim/ hash "
-                f"{manifest['model_hash']} != {ours}, first run at commit "
-                f"{manifest.get('git_commit')}); resuming would mix model versions: "
-                "use --fresh to start over or --out for another directory"
-            )
-        stray = _stored_run_ids(root) - {spec.run_id for spec in plan.specs}
-        if stray:
-            raise StoreError(
-                f"{root} holds {len(stray)} runs that are not in this experiment's plan "
-                "(the model's parameters or presets changed?); "
-                "use --fresh to start over or --out for another directory"
+                f"--out: {str(root)!r} holds {found} but no {MANIFEST}, "
+                "expected a new or empty directory or one made by `partnersim run`"
             )
         return
-    leftovers = [name for name in TABLES if (root / name).exists()]
-    if leftovers:
+    manifest = read_manifest(root)
+    if fresh:
+        return
+    theirs = manifest.get("config_hash")
+    if theirs != plan.config.config_hash:
         raise StoreError(
-            f"{root} has {', '.join(leftovers)}/ but no {MANIFEST}; "
+            f"{root} holds results of a different config "
+            f"({manifest.get('name')!r}, hash {theirs} != {plan.config.config_hash}); "
             "use --fresh to replace them or --out for another directory"
         )
+    ours = model_hash()
+    if manifest.get("model_hash", ours) != ours:
+        raise StoreError(
+            f"{root} holds results of other model code (agents/ and sim/ hash "
+            f"{manifest['model_hash']} != {ours}, first run at commit "
+            f"{manifest.get('git_commit')}); resuming would mix model versions: "
+            "use --fresh to start over or --out for another directory"
+        )
+    stray = _stored_run_ids(root) - {spec.run_id for spec in plan.specs}
+    if stray:
+        raise StoreError(
+            f"{root} holds {len(stray)} runs that are not in this experiment's plan "
+            "(the model's parameters or presets changed?); "
+            "use --fresh to start over or --out for another directory"
+        )
+    check_parts(root)
+    if (root / FAILURES).exists():
+        read_part(root / FAILURES)
+
+
+def check_out_path(root: Path) -> None:
+    """Refuse an --out that is a file or lies under one (it could never be a directory)."""
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"--out: {str(root)!r} exists and is not a directory")
+    for parent in root.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(
+                    f"--out: got {str(root)!r}, expected a directory path "
+                    f"({str(parent)!r} is a file)"
+                )
+            return
+
+
+def _is_leftover(name: str) -> bool:
+    """What `ResultStore.open` leaves in DIR if it stops before the manifest is written."""
+    return name == LOCK or name.startswith(f".{MANIFEST}{TEMP_MARK}")
 
 
 def _stored_run_ids(root: Path) -> set[str]:
     """Run ids in DIR/runs/ (the runs part commits a batch, so these are complete runs)."""
-    if not any((root / "runs").glob("part-*.parquet")):
+    parts = sorted((root / "runs").glob("part-*.parquet"))
+    if not parts:
         return set()
-    frame = pl.scan_parquet(root / "runs" / "part-*.parquet").select("run_id").collect()
+    try:
+        frame = pl.scan_parquet(parts).select("run_id").collect()
+    except (pl.exceptions.PolarsError, OSError):
+        for path in parts:  # name the part that cannot be read
+            read_part(path, columns=["run_id"])
+        raise
     return set(frame["run_id"].to_list())
+
+
+def check_parts(root: Path) -> None:
+    """StoreError naming the first committed part whose Parquet footer cannot be read.
+
+    Parts without their `runs` part are not checked: opening the store removes them.
+    """
+    committed = {p.name for p in (root / "runs").glob("part-*.parquet")}
+    for table in TABLES:
+        for path in sorted((root / table).glob("part-*.parquet")):
+            if path.name in committed:
+                try:
+                    pl.read_parquet_schema(path)
+                except (pl.exceptions.PolarsError, OSError) as err:
+                    raise _unreadable(path, err) from None
+
+
+def read_part(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """One Parquet file of DIR; StoreError naming it when it cannot be read."""
+    try:
+        return pl.read_parquet(path, columns=columns)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise _unreadable(path, err) from None
+
+
+def _unreadable(path: Path, err: BaseException) -> StoreError:
+    if PART.fullmatch(path.name):
+        redo = f"delete {path.parent.parent / 'runs' / path.name} and run again to redo its runs"
+    else:
+        redo = "delete it and run again"
+    return StoreError(
+        f"{path}: unreadable ({_reason(err)}), expected a Parquet file written by "
+        f"`partnersim run` ({redo})"
+    )
 
 
 def scan(root: str | Path, table: str = "runs") -> pl.LazyFrame:

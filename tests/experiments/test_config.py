@@ -105,6 +105,52 @@ BAD_CONFIGS = [
         "sweep.parameters.policy.proposal_timing",
     ),
     ("missing-file", None, "no such file"),
+    (
+        "relabel-a-swept-policy",
+        HEAD + '[base.set]\n"policy.name" = "mine"\n'
+        '[sweep.parameters]\npolicy = ["us_urgency", "hybrid"]\n',
+        "base.set.policy.name: got 'mine', expected a parameter that is not swept "
+        "(sweep.parameters.policy sets policy.name)",
+    ),
+    (
+        "override-a-swept-parameter",
+        HEAD + '[base.set]\n"policy.urgency" = 0.5\n'
+        '[sweep.parameters]\n"policy.urgency" = [0.1, 0.2]\n',
+        "base.set.policy.urgency: got 0.5, expected a parameter that is not swept",
+    ),
+    (
+        "policy-and-policy-name-swept",
+        HEAD + GRID + '[sweep.parameters]\npolicy = ["us_urgency", "hybrid"]\n'
+        '"policy.name" = ["a", "b"]\n',
+        "sweep.parameters.policy.name: got ['a', 'b'], expected one key per column "
+        "(sweep.parameters.policy also sets policy.name)",
+    ),
+    (
+        "market-name-and-market-swept",
+        HEAD + GRID + '[sweep.parameters]\n"market.name" = ["z"]\nmarket = ["japan", "us"]\n',
+        "sweep.parameters.market: got ['japan', 'us'], expected one key per column",
+    ),
+    # One parameter written twice, dotted and as a nested table: refused in either order.
+    (
+        "swept-twice-dotted-first",
+        HEAD + '[sweep.parameters]\n"policy.urgency" = [0.1]\npolicy = { urgency = [0.5] }\n',
+        "sweep.parameters.policy.urgency: got [0.5], expected each parameter once",
+    ),
+    (
+        "swept-twice-nested-first",
+        HEAD + '[sweep.parameters]\npolicy = { urgency = [0.5] }\n"policy.urgency" = [0.1]\n',
+        "sweep.parameters.policy.urgency: got [0.1], expected each parameter once",
+    ),
+    (
+        "set-twice-dotted-first",
+        HEAD + '[base.set]\n"policy.urgency" = 0.1\npolicy = { urgency = 0.5 }\n',
+        "base.set.policy.urgency: got 0.5, expected each parameter once",
+    ),
+    (
+        "set-twice-nested-first",
+        HEAD + '[base.set]\npolicy = { urgency = 0.5 }\n"policy.urgency" = 0.1\n',
+        "base.set.policy.urgency: got 0.1, expected each parameter once",
+    ),
 ]
 
 
@@ -150,6 +196,37 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     assert run_cli("run", path, "--out", out) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("partnersim: error: ") for line in err)
+
+
+def test_out_under_a_file_is_refused_before_simulating(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.run
+
+    def never(spec):
+        raise AssertionError("simulated before --out was checked")
+
+    monkeypatch.setattr(sim.run, "simulate", never)
+    (tmp_path / "afile").write_text("")
+    assert run_cli("simulate", "--years", 1, "--out", tmp_path / "afile" / "sub") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("partnersim: error: --out: "), err
+    assert "afile" in err[0]
+
+
+def test_an_empty_scheduler_address_names_scheduler(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from experiments import runner
+
+    path = write_config(tmp_path, TINY_GRID)
+    assert run_cli("run", path, "--scheduler", "", "--out", tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("partnersim: error: --scheduler: got ''"), err
+    assert not (tmp_path / "out").exists()
+    executor = runner.dask_executor(scheduler="", timeout_s=1)
+    with pytest.raises(runner.ExecutorError, match=r"^--scheduler: cannot use ''"), executor:
+        pass
 
 
 def test_a_different_config_is_refused_unless_fresh(

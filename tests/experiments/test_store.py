@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import os
 from pathlib import Path
 
 import polars as pl
@@ -156,3 +157,121 @@ def test_the_buffer_is_compacted_and_a_part_keeps_every_row_in_order(
         part = pl.read_parquet(out / table / "*.parquet")
         expected = pl.concat([getattr(r, table) for r in results], how="vertical_relaxed")
         assert_frame_equal(part, expected.select(part.columns), check_dtypes=False)
+
+
+def one_line_error(capsys: pytest.CaptureFixture) -> str:
+    """The single stderr line of a command that exited 2 (fails if there are more)."""
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("partnersim: error: "), captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+def snapshot(folder: Path) -> dict[Path, bytes | None]:
+    """Every path under folder with its bytes (None for a folder)."""
+    return {p: p.read_bytes() if p.is_file() else None for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("fresh", [[], ["--fresh"]], ids=["resume", "fresh"])
+def test_a_directory_partnersim_did_not_make_is_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture, fresh: list[str]
+) -> None:
+    user = tmp_path / "userdir"
+    (user / "charts").mkdir(parents=True)
+    (user / "charts" / "figure1.png").write_text("x")
+    (user / "report.html").write_text("mine")
+    before = snapshot(user)
+    path = write_config(tmp_path, TWELVE)
+    assert run_cli("run", path, "--out", user, "--workers", 1, *fresh) == 2
+    line = one_line_error(capsys)
+    assert "--out" in line and "manifest.json" in line and str(user) in line
+    assert run_cli("report", user) == 2
+    one_line_error(capsys)
+    assert snapshot(user) == before
+
+
+def test_fresh_removes_only_what_partnersim_manages(plan, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    store.ResultStore.open(out, plan).close()
+    (out / "charts").mkdir()
+    (out / "charts" / "old.png").write_text("stale")
+    (out / "notes.txt").write_text("mine")
+    store.ResultStore.open(out, plan, fresh=True).close()
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not (out / "charts").exists() and (out / "manifest.json").exists()
+
+
+def test_a_report_refuses_runs_without_a_manifest(
+    plan, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    sweep(plan, out, batch_runs=12)
+    (out / "manifest.json").unlink()
+    (out / "charts").mkdir()
+    (out / "charts" / "figure1.png").write_text("x")
+    before = snapshot(out)
+    assert run_cli("report", out) == 2
+    assert "manifest.json" in one_line_error(capsys)
+    assert snapshot(out) == before and not (out / "report.html").exists()
+
+
+def test_out_under_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "afile").write_text("")
+    path = write_config(tmp_path, TWELVE)
+    assert run_cli("run", path, "--out", tmp_path / "afile" / "sub", "--workers", 1) == 2
+    line = one_line_error(capsys)
+    assert "--out" in line and "afile" in line
+
+
+def corrupt(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:40])  # a truncated file: no Parquet footer
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    ["runs/part-000001.parquet", "monthly/part-000002.parquet", "failures.parquet"],
+)
+def test_a_corrupt_part_is_named_in_one_line(
+    plan, tmp_path: Path, capsys: pytest.CaptureFixture, damaged: str
+) -> None:
+    out = tmp_path / "out"
+    sweep(plan, out, task=fail_replication_one, batch_runs=6)
+    corrupt(out / damaged)
+    before = snapshot(out)
+    path = write_config(tmp_path, TWELVE)
+    assert run_cli("run", path, "--out", out, "--workers", 1) == 2
+    line = one_line_error(capsys)
+    assert str(out / damaged) in line and "expected a Parquet file" in line
+    if damaged != "failures.parquet":  # the report does not read failures
+        assert run_cli("report", out, "--no-images") == 2
+        assert str(out / damaged) in one_line_error(capsys)
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("text", ["{", "[]", "\xff"], ids=["truncated", "not-an-object", "bytes"])
+def test_a_corrupt_manifest_is_named_in_one_line(
+    plan, tmp_path: Path, capsys: pytest.CaptureFixture, text: str
+) -> None:
+    out = tmp_path / "out"
+    sweep(plan, out, batch_runs=12)
+    (out / "manifest.json").write_bytes(text.encode("latin-1"))
+    before = snapshot(out)
+    path = write_config(tmp_path, TWELVE)
+    for args in (["run", path, "--out", out, "--workers", 1], ["report", out, "--no-images"]):
+        assert run_cli(*args) == 2
+        line = one_line_error(capsys)
+        assert str(out / "manifest.json") in line and "expected the JSON manifest" in line
+    assert snapshot(out) == before
+
+
+def test_parts_are_flushed_to_disk_before_their_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = []
+    fsync, replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append("rename"), replace(a, b))[1])
+    store._write_parquet_atomically(pl.DataFrame({"a": [1]}), tmp_path / "part-000000.parquet")
+    assert events == ["fsync", "rename"]
+    assert pl.read_parquet(tmp_path / "part-000000.parquet")["a"].to_list() == [1]
