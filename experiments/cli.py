@@ -324,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"partnersim: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # outside a sweep, which saves its finished runs itself
+        if debug:
+            raise
+        print("partnersim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -21,13 +21,16 @@ when its `runs` row exists. On opening, `monthly`/`deals` parts without their `r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -215,6 +218,33 @@ def _write_parquet_atomically(frame: pl.DataFrame, path: Path) -> None:
     _write_durably(tmp, path)
 
 
+def _uninterrupted(method):
+    """Hold Ctrl-C and SIGTERM while `method` updates the store, then deliver them.
+
+    Their handlers raise KeyboardInterrupt at whatever line is running; inside `add` or
+    `flush` that would leave a run counted as stored with some of its tables unbuffered, or
+    a part written but not counted, which a resume could not repair.
+    """
+
+    @functools.wraps(method)
+    def held(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return method(*args, **kwargs)  # signals are handled in the main thread only
+        caught: list[int] = []
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = [signal.signal(s, lambda signum, frame: caught.append(signum)) for s in signals]
+        try:
+            result = method(*args, **kwargs)
+        finally:
+            for s, handler in zip(signals, previous, strict=True):
+                signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        for signum in dict.fromkeys(caught):  # each once, to the handler it was meant for
+            signal.raise_signal(signum)
+        return result
+
+    return held
+
+
 # --- the store -----------------------------------------------------------------------------
 
 
@@ -349,6 +379,7 @@ class ResultStore:
 
     # writing
 
+    @_uninterrupted
     def add(self, result: RunResult) -> None:
         """Buffer one finished run; write a part when the batch is full or old enough."""
         run_id = result.runs["run_id"][0]
@@ -402,6 +433,7 @@ class ResultStore:
         if self._buffered_runs and waited >= self.batch_seconds:
             self.flush()
 
+    @_uninterrupted
     def flush(self) -> None:
         """Write buffered runs as one part (deals, monthly, then runs) and the failures."""
         if self._buffered_runs:

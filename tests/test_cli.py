@@ -165,3 +165,16 @@ def test_a_sweeps_driver_does_not_import_the_model() -> None:
         [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_an_interrupt_outside_a_sweep_is_one_line_exit_130(tmp_path, capsys, monkeypatch):
+    import sim.run
+
+    def interrupted(spec):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.run, "simulate", interrupted)
+    code = cli.main(["simulate", "--years", "1", "--out", str(tmp_path / "out")])
+    assert code == 130
+    assert capsys.readouterr().err.strip() == "partnersim: interrupted"
+    assert not (tmp_path / "out").exists()
