@@ -457,7 +457,7 @@ class ClientOrganization(mesa.Agent):
     def executive_visit(self) -> None:
         """A vendor executive meets the whole buying center: trust for each, by value."""
         p = self.model.params
-        rng = self.rngs["nurturing"]
+        rng = self.rngs["executive_visits"]
         value = p.market.nonselling_value
         self.favour([i for i in range(self.size) if rng.random() < value], counted=False)
         self.last_progress_day = self.model.env.now

@@ -164,7 +164,7 @@ class Vendor(mesa.Agent):
         """Monthly: support staff and enablement costs; co-selling raises skill and trust."""
         m = self.model
         env = m.env
-        rng = self.rngs["visits"]
+        rng = self.rngs["enablement"]
         while m.partnership_active:
             yield env.timeout(rules.MONTH_DAYS)
             if not m.partnership_active:

@@ -31,7 +31,9 @@ PURPOSES = (
     "reviews",
     "visits",
     "economy",
-)
+    "enablement",
+    "executive_visits",
+)  # append only: a purpose's seed is its place in this tuple
 
 # Agent keys: fixed per role so that a stream does not depend on how many agents exist.
 VENDOR_KEY = 0

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from agents import rules
 from agents.client import Deal
-from sim import PartnershipModel, make_spec, simulate
+from sim import PartnershipModel, make_spec, rng, simulate
 
 SMALL = {"market.clients": 60, "partner.reps": 3}
 SMALL_KWARGS = {key.replace(".", "__"): value for key, value in SMALL.items()}
@@ -232,3 +232,30 @@ def test_a_document_request_waiting_in_line_past_the_stall_limit_stalls_the_oppo
     assert len(overdue) <= model.vendor.staff, sorted(idle)
     stalled = [d for d in model.recorder.deals if d.outcome == "stalled"]
     assert len(stalled) >= 20, len(stalled)
+
+
+def test_no_two_processes_draw_from_one_stream():
+    """A stream is one behaviour's: another process's timing never shifts its draws.
+
+    The exception: an overselling discovery is drawn from `evaluation` at the end of the PoC
+    (in `selling`) and, if not made then, once when the account starts; the account's
+    process starts only after `selling` has ended, so the order of draws is fixed.
+    """
+    model = PartnershipModel(market="japan", policy="hybrid", years=3, seed=8, **SMALL_KWARGS)
+    users = {}
+    real_random = rng.Draws.random
+
+    def random(draws):
+        process = model.env.active_process
+        name = process._generator.__name__ if process is not None else "construction"
+        users.setdefault(id(draws), set()).add(name)
+        return real_random(draws)
+
+    rng.Draws.random = random
+    try:
+        model.run_to_end()
+    finally:
+        rng.Draws.random = real_random
+    shared = [names for names in users.values() if len(names) > 1]
+    assert all(names == {"selling", "maintaining_account"} for names in shared), shared
+    assert len(users) > 100
