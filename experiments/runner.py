@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -59,6 +60,7 @@ class ExecutorError(Exception):
 # loop thread, which by default takes it every 5 ms; measured on 2 cores, that made a run
 # about 15% slower than in a process pool. The event loop only needs the GIL briefly.
 RUN_SWITCH_INTERVAL_S = 0.05
+ORPHAN_CHECK_S = 1.0  # how often a pool worker checks that its driver is alive
 
 # A LocalCluster shares the machine with its runs, so it leaves out what serves a
 # dashboard or a long-lived cluster (there is neither here):
@@ -95,9 +97,21 @@ def execute(spec: RunSpec) -> RunResult | RunFailure:
         sys.setswitchinterval(previous)
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the driver, which stops submitting and saves what finished."""
+def _start_worker() -> None:
+    """A pool worker leaves Ctrl-C to the driver, which stops submitting and saves what
+    finished, and exits when the driver is gone (killed with SIGKILL, say): the pool would
+    otherwise keep it running, or idle and holding its memory, for good."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch = threading.Thread(
+        target=_exit_when_orphaned, args=(os.getppid(),), name="driver-watch", daemon=True
+    )
+    watch.start()
+
+
+def _exit_when_orphaned(driver_pid: int) -> None:
+    while os.getppid() == driver_pid:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(1)
 
 
 def default_workers() -> int:
@@ -126,7 +140,7 @@ def local_executor(workers: int | None = None) -> Iterator[ExecutorInfo]:
     workers = workers or default_workers()
     context = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_ignore_interrupts
+        max_workers=workers, mp_context=context, initializer=_start_worker
     )
     try:
         yield ExecutorInfo(executor=pool, slots=workers, description=f"process pool ({workers})")

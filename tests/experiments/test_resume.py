@@ -81,3 +81,53 @@ def test_resume_after_kill_9_and_ctrl_c_equals_an_uninterrupted_run(
     assert f"resuming: {after_interrupt} of {TINY_RUNS} runs already stored" in captured.err
     assert f"{TINY_RUNS - after_interrupt} runs done now" in captured.out
     assert_same_results(reference, out)  # nothing lost, nothing duplicated
+
+
+def children(pid: int) -> set[int]:
+    """Processes whose parent is `pid` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:  # fields: state, ppid, ...
+                found.add(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` runs (an exited process nobody has reaped yet is a zombie, state Z)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_exit_when_their_driver_is_killed(tiny_config: Path, tmp_path: Path) -> None:
+    out, log = tmp_path / "out", tmp_path / "stderr.log"
+    with log.open("w") as stderr:
+        driver = subprocess.Popen(
+            [PARTNERSIM, "run", tiny_config, "--out", out, "--workers", "2"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    group = driver.pid
+    try:
+        deadline = time.monotonic() + 180
+        while stored_runs(out) == 0:  # the workers are running runs by then
+            assert driver.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "no part written in time"
+            time.sleep(0.05)
+        workers = children(driver.pid)
+        assert len(workers) >= 2
+        driver.kill()
+        driver.wait()
+        deadline = time.monotonic() + 20
+        while (alive := {pid for pid in workers if running(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive, f"workers still running after their driver was killed: {alive}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
