@@ -13,7 +13,7 @@ import signal
 import sys
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agents import policies
 from agents.policies import ConfigError
@@ -282,8 +282,18 @@ def add_run_parser(sub) -> argparse.ArgumentParser:
     return run
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the project's error style: one line naming the problem, exit 2.
+
+    The full usage stays one `--help` away; argparse's default prints it before the error.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="partnersim", description="Cross-cultural sales partnership simulation."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -317,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
-        args = parser.parse_args(argv)
+        # --debug is accepted anywhere, before or after the command
+        args = parser.parse_args([a for a in argv if a != "--debug"])
         return args.func(args)
     except (ConfigError, UsageError) as err:
         if debug:

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from agents.policies import ConfigError
 from experiments import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,3 +179,28 @@ def test_an_interrupt_outside_a_sweep_is_one_line_exit_130(tmp_path, capsys, mon
     assert code == 130
     assert capsys.readouterr().err.strip() == "partnersim: interrupted"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["run", "x.toml", "--workers", "abc"], "--workers"),
+        (["simulate", "--years", "abc"], "--years"),
+        (["bogus"], "bogus"),
+        (["run"], "CONFIG"),
+    ],
+)
+def test_a_bad_command_line_is_one_line_exit_2(argv, named, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("partnersim"), err
+    assert named in err
+
+
+def test_debug_is_accepted_after_the_command(capsys):
+    with pytest.raises(ConfigError):
+        cli.main(["simulate", "--market", "mars", "--debug"])
+    assert cli.main(["simulate", "--market", "mars"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
