@@ -14,6 +14,7 @@ import mesa
 from agents import rules
 from agents.servers import Servers
 
+FORECAST_STAGE_WEIGHTS = {"engaged": 0.1, "evaluation": 0.4, "ringi": 0.7}  # of a deal's value
 MISREAD_FORECAST_SHARE = 0.1  # of a deal's value, per misread signal, in the forecast
 
 
@@ -129,7 +130,7 @@ class Vendor(mesa.Agent):
         value), up to the whole value; the inflation ends with the opportunity.
         """
         m = self.model
-        weights = {"engaged": 0.1, "evaluation": 0.4, "ringi": 0.7}
+        weights = FORECAST_STAGE_WEIGHTS
         self.forecast_usd = sum(
             min(1.0, weights.get(c.stage, 0.0) + MISREAD_FORECAST_SHARE * c.deal.misreads)
             * c.deal_value_usd

@@ -1593,13 +1593,11 @@ def write_report(path: str | os.PathLike[str], *, images: bool = True) -> Report
     DIR must hold a manifest: only in a directory `partnersim run` made are report.html and
     charts/ partnersim's to overwrite and clean up.
     """
-    from experiments import store
-
     started = time.perf_counter()
     exp = read_experiment(path)
-    if not (exp.path / store.MANIFEST).exists():
+    if not exp.manifest:
         raise ConfigError(
-            "DIR", str(path), f"an experiment directory with {store.MANIFEST} (from partnersim run)"
+            "DIR", str(path), "an experiment directory with manifest.json (from partnersim run)"
         )
     builder = ReportBuilder(exp)
     figures = builder.figures()

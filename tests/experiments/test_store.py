@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from sweep_helpers import TINY_BASE, TINY_GRID, run_cli, tables, write_config
+from sweep_helpers import TINY_BASE, run_cli, tables, write_config
 
 from experiments import config, design, runner, store
 from sim.run import simulate
@@ -278,10 +278,10 @@ def test_parts_are_flushed_to_disk_before_their_rename(
     assert pl.read_parquet(tmp_path / "part-000000.parquet")["a"].to_list() == [1]
 
 
-def test_an_interrupt_inside_add_waits_until_the_store_is_consistent(tmp_path, monkeypatch):
+def test_an_interrupt_inside_add_waits_until_the_store_is_consistent(
+    plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ctrl-C landing while a run is buffered: no run is counted without all its tables."""
-    config_path = write_config(tmp_path, TINY_GRID.replace("replications = 10", "replications = 2"))
-    plan = design.plan(config.load(config_path))
     out = tmp_path / "out"
     real_concat = store.pl.concat
     sent = []
@@ -294,13 +294,9 @@ def test_an_interrupt_inside_add_waits_until_the_store_is_consistent(tmp_path, m
         return real_concat(items, *args, **kwargs)
 
     monkeypatch.setattr(store.pl, "concat", concat_then_interrupted)
-    with cf.ThreadPoolExecutor(1) as pool, store.ResultStore.open(out, plan) as results:
-        report = runner.run_sweep(plan.specs, results, pool, slots=1)
-    assert sent and report.interrupted
+    assert sweep(plan, out).interrupted and sent
     monkeypatch.setattr(store.pl, "concat", real_concat)
-    with cf.ThreadPoolExecutor(1) as pool, store.ResultStore.open(out, plan) as results:
-        report = runner.run_sweep(plan.specs, results, pool, slots=1)
-    assert report.status == "complete"
+    assert sweep(plan, out).status == "complete"
     ids = {t: set(pl.read_parquet(out / t / "*.parquet")["run_id"]) for t in ("runs", "monthly")}
     assert len(ids["runs"]) == plan.runs
     assert ids["monthly"] == ids["runs"]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from agents import rules
 from agents.client import Deal
+from agents.vendor import FORECAST_STAGE_WEIGHTS
 from sim import PartnershipModel, make_spec, rng, simulate
 
 SMALL = {"market.clients": 60, "partner.reps": 3}
@@ -183,7 +184,7 @@ def test_the_forecast_stays_within_the_open_pipeline_and_misreads_inflate_it():
         vendor = model.vendor
         open_deals = [c for c in model.clients if c.deal is not None]
         assert vendor.forecast_usd <= sum(c.deal_value_usd for c in open_deals) + 1e-6
-        weights = {"engaged": 0.1, "evaluation": 0.4, "ringi": 0.7}
+        weights = FORECAST_STAGE_WEIGHTS
         staged = sum(weights.get(c.stage, 0.0) * c.deal_value_usd for c in open_deals)
         inflated += vendor.forecast_usd > staged + 1e-6
         if not open_deals:
@@ -234,7 +235,7 @@ def test_a_document_request_waiting_in_line_past_the_stall_limit_stalls_the_oppo
     assert len(stalled) >= 20, len(stalled)
 
 
-def test_no_two_processes_draw_from_one_stream():
+def test_no_two_processes_draw_from_one_stream(monkeypatch):
     """A stream is one behaviour's: another process's timing never shifts its draws.
 
     The exception: an overselling discovery is drawn from `evaluation` at the end of the PoC
@@ -251,11 +252,8 @@ def test_no_two_processes_draw_from_one_stream():
         users.setdefault(id(draws), set()).add(name)
         return real_random(draws)
 
-    rng.Draws.random = random
-    try:
-        model.run_to_end()
-    finally:
-        rng.Draws.random = real_random
+    monkeypatch.setattr(rng.Draws, "random", random)
+    model.run_to_end()
     shared = [names for names in users.values() if len(names) > 1]
     assert all(names == {"selling", "maintaining_account"} for names in shared), shared
     assert len(users) > 100
