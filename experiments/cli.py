@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 import tomllib
@@ -45,13 +44,6 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def write_parquet_atomically(frame, path: Path) -> None:
-    """Write under a temporary name, then rename: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
     overrides = dict(parse_assignment(text) for text in args.set or [])
     params = policies.build(args.market, args.policy, overrides)
@@ -73,8 +65,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UsageError(f"--out: cannot create {str(out)!r} ({err.strerror or err})") from None
-    for name in ("runs", "monthly", "deals"):
-        write_parquet_atomically(getattr(result, name), out / f"{name}.parquet")
+    frames = {name: getattr(result, name) for name in ("runs", "monthly", "deals")}
+    try:
+        store.write_tables(frames, out)
+    except store.WriteError as err:
+        print(f"partnersim: error: {err}; the tables in {out} are as they were", file=sys.stderr)
+        return EXIT_RUNS_FAILED
     print(summary(result.runs.row(0, named=True), out))
     return 0
 
@@ -175,17 +171,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             report = runner.run_sweep(
                 plan.specs, results, info.executor, slots=info.slots, progress=runner.Progress()
             )
-            results.end_session(
-                status=report.status,
-                runs_completed=report.completed,
-                runs_failed=report.failed,
-                elapsed_s=round(report.elapsed_s, 3),
-            )
+            try:
+                results.end_session(
+                    status=report.status,
+                    runs_completed=report.completed,
+                    runs_failed=report.failed,
+                    elapsed_s=round(report.elapsed_s, 3),
+                )
+            except store.WriteError as err:
+                report.write_error = report.write_error or str(err)
+    except store.WriteError as err:  # before any run: the directory could not be set up
+        print(f"partnersim: error: {err}", file=sys.stderr)
+        return EXIT_RUNS_FAILED
     except (store.StoreError, runner.ExecutorError) as err:
         raise UsageError(str(err)) from None
     print_run_summary(plan, out, report)
     code = run_exit_code(plan, out, report, failures=results.failures)
-    if args.report and report.completed + report.already_stored > 0:
+    if args.report and not report.write_error and report.completed + report.already_stored:
         from experiments.report import write_report
 
         page = write_report(out)
@@ -216,6 +218,13 @@ def print_run_summary(plan: Plan, out: Path, report: SweepReport) -> None:
 def run_exit_code(plan: Plan, out: Path, report: SweepReport, failures: int) -> int:
     """0 when every run is stored; otherwise a one-line reason on stderr and non-zero."""
     stored = report.already_stored + report.completed
+    if report.write_error:
+        print(
+            f"partnersim: error: {report.write_error}; {stored} of {plan.runs} runs are "
+            f"stored in {out}; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_RUNS_FAILED
     if report.broken:
         print(
             f"partnersim: error: the executor broke ({report.broken}); {stored} of "

@@ -270,11 +270,14 @@ class SweepReport:
     failed: int = 0
     interrupted: bool = False
     broken: str | None = None  # why the executor broke, if it did
+    write_error: str | None = None  # why results could not be written, if they could not
     elapsed_s: float = 0.0
     failed_ids: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
+        if self.write_error:
+            return "write failed"
         if self.broken:
             return "broken"
         if self.interrupted:
@@ -295,8 +298,11 @@ def run_sweep(
 
     `store` is a ResultStore (anything with `stored`, `add`, `add_failure`, `maybe_flush`
     and `flush`). `task` runs one spec in a worker (default `execute`; it must be
-    picklable for process pools). Ctrl-C stops the sweep after writing what has finished.
+    picklable for process pools). Ctrl-C stops the sweep after writing what has finished;
+    so does a write that fails (`store` raises WriteError), keeping what was written before.
     """
+    from experiments.store import WriteError
+
     specs = list(specs)
     todo = [s for s in specs if s.run_id not in store.stored]
     report = SweepReport(total=len(specs), already_stored=len(specs) - len(todo))
@@ -308,8 +314,8 @@ def run_sweep(
         for outcome in run_all(todo, executor, max_in_flight=in_flight, task=task or execute):
             if outcome is not None:
                 if outcome.failure is None:
+                    report.completed += 1  # first: a failed write counts it among the unsaved
                     store.add(outcome.result)
-                    report.completed += 1
                 else:
                     failure = outcome.failure
                     store.add_failure(outcome.spec, failure.error, failure.traceback)
@@ -322,8 +328,16 @@ def run_sweep(
         report.interrupted = True
     except cf.BrokenExecutor as err:
         report.broken = " ".join(f"{type(err).__name__}: {err}".split())
+    except WriteError as err:
+        report.write_error = str(err)
+        report.completed -= err.unsaved_runs
     finally:
-        store.flush()
+        try:
+            store.flush()
+        except WriteError as err:
+            if report.write_error is None:  # else it is the same error, raised again
+                report.write_error = str(err)
+                report.completed -= err.unsaved_runs
         report.elapsed_s = time.monotonic() - started
         if progress is not None:
             progress.finish()

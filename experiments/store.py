@@ -15,7 +15,9 @@ large sweep makes few files. Each file is written under a temporary name and ren
 (`os.replace`); within a part, `runs` is renamed last, so a run counts as stored exactly
 when its `runs` row exists. On opening, `monthly`/`deals` parts without their `runs` part
 (a kill between renames) and temporary files are removed: nothing is duplicated, and
-`pl.scan_parquet("DIR/runs/*.parquet")` reads the whole experiment.
+`pl.scan_parquet("DIR/runs/*.parquet")` reads the whole experiment. A write that fails
+(a full disk) removes its part's files and raises WriteError: the sweep stops, keeping the
+parts before it, and resumes from them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -83,6 +86,18 @@ FAILURE_SCHEMA = {
 
 class StoreError(Exception):
     """A problem with the output directory, reported as one line."""
+
+
+class WriteError(StoreError):
+    """Results could not be written (a full disk, an I/O error); what was written is kept.
+
+    `unsaved_runs` finished runs were in the batch that failed, and are not stored.
+    """
+
+    def __init__(self, path: Path, err: BaseException, unsaved_runs: int = 0) -> None:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else _reason(err)
+        super().__init__(f"cannot write {path}: {reason}")  # "No space left on device"
+        self.unsaved_runs = unsaved_runs
 
 
 # --- manifest ------------------------------------------------------------------------------
@@ -196,26 +211,49 @@ def _reason(err: BaseException) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _write_durably(tmp: Path, path: Path) -> None:
-    """Flush tmp to the disk, then rename it to path: a crash leaves the old or new file."""
-    fd = os.open(tmp, os.O_RDWR)  # write access: Windows cannot flush a read-only handle
+def _temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+
+
+def _flush_to_disk(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR)  # write access: Windows cannot flush a read-only handle
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+
+
+def _sync_directory(folder: Path) -> None:
+    """Make renames in `folder` durable (POSIX); other systems have no directory handle."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """`write(tmp)`, flush it to the disk, rename it to path: a crash leaves the old or new
+    file, and a failed write leaves no temporary file behind."""
+    tmp = _temp_path(path)
+    try:
+        write(tmp)
+        _flush_to_disk(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _sync_directory(path.parent)
 
 
 def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
-    tmp.write_bytes(data)
-    _write_durably(tmp, path)
+    _write_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _write_parquet_atomically(frame: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
-    frame.write_parquet(tmp)
-    _write_durably(tmp, path)
+    _write_atomically(path, frame.write_parquet)
 
 
 def _uninterrupted(method):
@@ -245,6 +283,37 @@ def _uninterrupted(method):
     return held
 
 
+def write_tables(frames: dict[str, pl.DataFrame], folder: Path) -> None:
+    """Write each frame to `folder/<name>.parquet`, replacing what a former call wrote.
+
+    Every file is written and flushed under a temporary name before any is renamed, so a
+    failure (a full disk) leaves the former files as they were and no temporary file; the
+    renames run with Ctrl-C held. Raises WriteError naming the file that failed.
+    """
+    renames: dict[Path, Path] = {}
+    try:
+        for name, frame in frames.items():
+            path = folder / f"{name}.parquet"
+            tmp = _temp_path(path)
+            renames[tmp] = path
+            frame.write_parquet(tmp)
+            _flush_to_disk(tmp)
+    except BaseException as err:
+        for tmp in renames:
+            tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError | pl.exceptions.PolarsError):
+            raise WriteError(path, err) from None
+        raise
+    _replace_all(renames)
+    _sync_directory(folder)
+
+
+@_uninterrupted
+def _replace_all(renames: dict[Path, Path]) -> None:
+    for tmp, path in renames.items():
+        os.replace(tmp, path)
+
+
 # --- the store -----------------------------------------------------------------------------
 
 
@@ -272,7 +341,9 @@ class ResultStore:
         self._next_part = 0
         self._schemas: dict[str, pl.Schema] = {}  # per table, from the first part
         self.stored: set[str] = set()
+        self._buffered_ids: list[str] = []
         self.parts_written = 0
+        self.write_error: WriteError | None = None
 
     # opening
 
@@ -312,7 +383,10 @@ class ResultStore:
             store.manifest = build_manifest(plan, config_text)
             store._write_manifest()
         store._clean()
-        _write_parquet_atomically(plan.table(), root / DESIGN)
+        try:
+            _write_parquet_atomically(plan.table(), root / DESIGN)
+        except (OSError, pl.exceptions.PolarsError) as err:
+            raise WriteError(root / DESIGN, err) from None
         store.stored = store._read_stored()
         store._failures = store._read_failures()
         return store
@@ -388,6 +462,7 @@ class ResultStore:
         if not self._buffered_runs:
             self._buffer_started = time.monotonic()
         self._buffered_runs += 1
+        self._buffered_ids.append(run_id)
         compact = self._buffered_runs % COMPACT_RUNS == 0
         for table in TABLES:
             frames = self._buffer[table]
@@ -435,26 +510,53 @@ class ResultStore:
 
     @_uninterrupted
     def flush(self) -> None:
-        """Write buffered runs as one part (deals, monthly, then runs) and the failures."""
+        """Write buffered runs as one part (deals, monthly, then runs) and the failures.
+
+        When a file cannot be written, the part's files written so far are removed, its
+        runs count as not stored, and WriteError is raised, now and at every later write.
+        """
+        if self.write_error is not None:
+            raise self.write_error
         if self._buffered_runs:
-            name = f"part-{self._next_part:06d}.parquet"
-            frames = {t: pl.concat(self._buffer[t], how="vertical_relaxed") for t in TABLES}
-            for table in WRITE_ORDER:
-                frame = canonical(frames[table], self._schemas.get(table))
-                self._schemas.setdefault(table, frame.schema)
-                _write_parquet_atomically(frame, self.root / table / name)
-            self._buffer = {t: [] for t in TABLES}
-            self._next_part += 1
-            self._buffered_runs = 0
-            self.parts_written += 1
+            self._write_part()
         if self._failures_dirty:
             path = self.root / FAILURES
-            if self._failures:
-                frame = pl.DataFrame(list(self._failures.values()), schema=FAILURE_SCHEMA)
-                _write_parquet_atomically(frame.sort("run_id"), path)
-            elif path.exists():
-                path.unlink()
+            try:
+                if self._failures:
+                    frame = pl.DataFrame(list(self._failures.values()), schema=FAILURE_SCHEMA)
+                    _write_parquet_atomically(frame.sort("run_id"), path)
+                elif path.exists():
+                    path.unlink()
+            except (OSError, pl.exceptions.PolarsError) as err:
+                raise self._failed(path, err, unsaved_runs=0) from None
             self._failures_dirty = False
+
+    def _write_part(self) -> None:
+        name = f"part-{self._next_part:06d}.parquet"
+        frames = {t: pl.concat(self._buffer[t], how="vertical_relaxed") for t in TABLES}
+        written: list[Path] = []
+        for table in WRITE_ORDER:
+            frame = canonical(frames[table], self._schemas.get(table))
+            path = self.root / table / name
+            try:
+                _write_parquet_atomically(frame, path)
+            except (OSError, pl.exceptions.PolarsError) as err:
+                for done in written:  # tables of a part with no runs table: never read
+                    done.unlink(missing_ok=True)
+                self.stored.difference_update(self._buffered_ids)
+                raise self._failed(path, err, unsaved_runs=self._buffered_runs) from None
+            written.append(path)
+            self._schemas.setdefault(table, frame.schema)
+        self._buffer = {t: [] for t in TABLES}
+        self._buffered_ids = []
+        self._next_part += 1
+        self._buffered_runs = 0
+        self.parts_written += 1
+
+    def _failed(self, path: Path, err: BaseException, unsaved_runs: int) -> WriteError:
+        """Record that writing failed: every later write raises the same error."""
+        self.write_error = WriteError(path, err, unsaved_runs)
+        return self.write_error
 
     @property
     def failures(self) -> int:
@@ -481,11 +583,15 @@ class ResultStore:
 
     def _write_manifest(self) -> None:
         text = json.dumps(self.manifest, indent=2, default=str) + "\n"
-        _write_bytes_atomically(self.root / MANIFEST, text.encode())
+        try:
+            _write_bytes_atomically(self.root / MANIFEST, text.encode())
+        except OSError as err:
+            raise WriteError(self.root / MANIFEST, err) from None
 
     def close(self) -> None:
-        """Write what is buffered and release the directory."""
-        self.flush()
+        """Write what is buffered (unless writing has failed) and release the directory."""
+        if self.write_error is None:
+            self.flush()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -7,6 +7,7 @@ at once, since each pays the import cost of the model.
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -135,6 +136,30 @@ def test_simulate_writes_three_tables_and_a_summary(tmp_path, capsys):
     assert "partnership: " in printed
     assert "win rate " in printed
     assert "median days to close " in printed
+
+
+def test_a_failed_write_leaves_the_former_tables_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    assert cli.main(simulate_args(out)) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = pl.DataFrame.write_parquet
+    written = []
+
+    def full_disk_at_the_second(frame, path, *args, **kwargs):
+        written.append(path)
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(frame, path, *args, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk_at_the_second)
+    capsys.readouterr()
+    assert cli.main(simulate_args(out, "--seed", "4")) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("partnersim: error: cannot write ")
+    assert "monthly.parquet: No space left on device" in lines[0]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temp file either
 
 
 def test_presets_lists_markets_presets_and_parameters(capsys):

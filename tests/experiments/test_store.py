@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import errno
+import itertools
 import json
 import os
 import signal
@@ -11,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from sweep_helpers import TINY_BASE, run_cli, tables, write_config
+from sweep_helpers import TINY_BASE, assert_same_results, run_cli, tables, write_config
 
 from experiments import config, design, runner, store
 from sim.run import simulate
@@ -266,15 +268,20 @@ def test_a_corrupt_manifest_is_named_in_one_line(
     assert snapshot(out) == before
 
 
-def test_parts_are_flushed_to_disk_before_their_rename(
+def test_parts_are_flushed_to_disk_before_their_rename_and_the_rename_after_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = []
     fsync, replace = os.fsync, os.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), fsync(fd))[1])
+
+    def synced(fd: int) -> None:
+        events.append("sync folder" if os.path.isdir(f"/proc/self/fd/{fd}") else "sync file")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", synced)
     monkeypatch.setattr(os, "replace", lambda a, b: (events.append("rename"), replace(a, b))[1])
     store._write_parquet_atomically(pl.DataFrame({"a": [1]}), tmp_path / "part-000000.parquet")
-    assert events == ["fsync", "rename"]
+    assert events == ["sync file", "rename", "sync folder"]
     assert pl.read_parquet(tmp_path / "part-000000.parquet")["a"].to_list() == [1]
 
 
@@ -300,3 +307,58 @@ def test_an_interrupt_inside_add_waits_until_the_store_is_consistent(
     ids = {t: set(pl.read_parquet(out / t / "*.parquet")["run_id"]) for t in ("runs", "monthly")}
     assert len(ids["runs"]) == plan.runs
     assert ids["monthly"] == ids["runs"]
+
+
+def full_disk_after(monkeypatch: pytest.MonkeyPatch, writes: int) -> None:
+    """Parquet writes fail as on a full disk once `writes` of them have succeeded."""
+    real = pl.DataFrame.write_parquet
+    done = itertools.count()
+
+    def write(frame: pl.DataFrame, path, *args, **kwargs):
+        if next(done) >= writes:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(frame, path, *args, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", write)
+
+
+def test_a_failed_write_stops_the_sweep_keeping_the_parts_before_it(
+    plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    # the design and part 1's three tables are written; part 2's deals too, not its monthly
+    full_disk_after(monkeypatch, 1 + 3 + 1)
+    report = sweep(plan, out, batch_runs=4)
+    assert report.status == "write failed" and report.completed == 4
+    assert f"cannot write {out / 'monthly' / 'part-000002.parquet'}" in report.write_error
+    assert "No space left on device" in report.write_error
+    for table in store.TABLES:  # part 2's deals, written before the failure, are gone
+        assert [p.name for p in (out / table).iterdir()] == ["part-000001.parquet"]
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+    monkeypatch.undo()
+    report = sweep(plan, out)
+    assert (report.already_stored, report.completed, report.status) == (4, 8, "complete")
+    straight = tmp_path / "straight"
+    sweep(plan, straight)
+    assert_same_results(out, straight)
+
+
+def test_cli_says_in_one_line_which_file_could_not_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import contextlib
+
+    @contextlib.contextmanager
+    def threads(*args, **kwargs):
+        with cf.ThreadPoolExecutor(2) as pool:
+            yield runner.ExecutorInfo(executor=pool, slots=2, description="threads")
+
+    monkeypatch.setattr(runner, "make_executor", threads)
+    full_disk_after(monkeypatch, 1)  # the design only
+    out = tmp_path / "out"
+    assert run_cli("run", write_config(tmp_path, TWELVE), "--out", out) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("partnersim: error: cannot write ") and "Traceback" not in err
+    assert "No space left on device; 0 of 12 runs are stored" in err
+    sessions = json.loads((out / "manifest.json").read_text())["sessions"]
+    assert sessions[-1]["status"] == "write failed" and sessions[-1]["runs_completed"] == 0
