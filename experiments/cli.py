@@ -168,9 +168,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"{info.description} -> {out}",
                 file=sys.stderr,
             )
-            report = runner.run_sweep(
-                plan.specs, results, info.executor, slots=info.slots, progress=runner.Progress()
-            )
+            try:
+                report = runner.run_sweep(
+                    plan.specs, results, info.executor, slots=info.slots, progress=runner.Progress()
+                )
+            except KeyboardInterrupt:  # a second Ctrl-C while the first one's runs were saved
+                results.end_session(status="interrupted")
+                raise
             try:
                 results.end_session(
                     status=report.status,

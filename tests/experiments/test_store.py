@@ -362,3 +362,25 @@ def test_cli_says_in_one_line_which_file_could_not_be_written(
     assert "No space left on device; 0 of 12 runs are stored" in err
     sessions = json.loads((out / "manifest.json").read_text())["sessions"]
     assert sessions[-1]["status"] == "write failed" and sessions[-1]["runs_completed"] == 0
+
+
+def test_a_second_ctrl_c_while_the_first_is_saving_still_ends_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import contextlib
+
+    @contextlib.contextmanager
+    def threads(*args, **kwargs):
+        with cf.ThreadPoolExecutor(2) as pool:
+            yield runner.ExecutorInfo(executor=pool, slots=2, description="threads")
+
+    def interrupted(plan, store, executor, **kwargs):
+        raise KeyboardInterrupt  # as when Ctrl-C lands in the sweep's final flush
+
+    monkeypatch.setattr(runner, "make_executor", threads)
+    monkeypatch.setattr(runner, "run_sweep", interrupted)
+    out = tmp_path / "out"
+    assert run_cli("run", write_config(tmp_path, TWELVE), "--out", out) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "partnersim: interrupted"
+    sessions = json.loads((out / "manifest.json").read_text())["sessions"]
+    assert sessions[-1]["status"] == "interrupted" and "finished" in sessions[-1]
