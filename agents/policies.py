@@ -291,7 +291,7 @@ class Product(_Group):
 
 @frozen
 class Trust(_Group):
-    """Trust and commitment dynamics shared by every market (MODEL.md §4)."""
+    """Trust and commitment dynamics shared by every market (docs/ODD.md 7.1)."""
 
     PREFIX: ClassVar[str] = "trust"
     phi: float = param(0.65, "buffer", 0, 1, "commitment buffer against violations")
@@ -384,7 +384,7 @@ class Parameters:
 
 GROUPS = ("market", "policy", "partner", "product", "trust", "vendor", "economy", "mechanisms")
 
-# MODEL.md §5; est. values. Fields not listed keep the Policy defaults.
+# docs/ODD.md A.2; est. values. Fields not listed keep the Policy defaults.
 PRESETS: dict[str, Policy] = {
     "us_urgency": Policy(
         name="us_urgency",

@@ -1,4 +1,4 @@
-"""Pure decision rules of the model (MODEL.md §4): trust, comfort, misreads, churn, effort.
+"""Pure decision rules of the model (docs/ODD.md 7.1): trust, comfort, misreads, churn, effort.
 
 Nothing here imports simpy, mesa or polars: state and parameters in, value out. Every
 function keeps its result inside the bounds it documents, which the property tests check.

@@ -4,7 +4,7 @@ Layout of an output directory DIR:
 
     DIR/manifest.json       config text and hash, seed, design, counts, versions, git commit
     DIR/design.parquet      one row per (design point, replication): swept values and run_id
-    DIR/runs/part-NNNNNN.parquet     one row per run (MODEL.md §6)
+    DIR/runs/part-NNNNNN.parquet     one row per run (README, "Output tables")
     DIR/monthly/part-NNNNNN.parquet  one row per run and month
     DIR/deals/part-NNNNNN.parquet    one row per deal
     DIR/failures.parquet    runs that raised: run_id, parameters, error (only when any did)

@@ -63,7 +63,7 @@ class RunSpec:
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """The three tables of one run (MODEL.md §6)."""
+    """The three tables of one run (README, "Output tables")."""
 
     runs: pl.DataFrame
     monthly: pl.DataFrame

@@ -1,4 +1,4 @@
-"""The model as a whole: determinism, the tables of MODEL.md §6, and the Mesa interface."""
+"""The model as a whole: determinism, the README's output tables, and the Mesa interface."""
 
 import gc
 import weakref

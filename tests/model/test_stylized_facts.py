@@ -1,4 +1,4 @@
-"""Calibration targets and stylized facts of MODEL.md §7, each over replications.
+"""Calibration targets and stylized facts of docs/ODD.md section 1, each over replications.
 
 All runs are made once per session in a process pool, with common random numbers:
 replication r of every policy uses the same root seed, so policy comparisons are paired.

@@ -1,4 +1,4 @@
-"""Checks against theory: the degenerate configuration of MODEL.md §5 is a textbook process.
+"""Checks against theory: the degenerate configuration of docs/ODD.md 1 is a textbook process.
 
 One stakeholder, Poisson meetings at rate lambda, each favourable with probability q, a
 close after k favourable meetings and every other mechanism off: the time to close is

@@ -1,6 +1,6 @@
 """Hypothesis properties of the pure decision rules in `agents/rules.py`.
 
-Each test states one property from MODEL.md §4 in the rule's own terms: bounds that a
+Each test states one property from docs/ODD.md 7.1 in the rule's own terms: bounds that a
 rule keeps, and the direction in which it moves when one input grows. Inputs are drawn
 from the ranges the parameter declarations in `agents/policies.py` allow.
 """
