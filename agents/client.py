@@ -217,7 +217,7 @@ class ClientOrganization(mesa.Agent):
         self.stage = "engaged"
         m.recorder.deals.append(deal)
         rep.open_deals += 1
-        if mech.relationship and p.policy.relationship_investment > 0:
+        if mech.relationship:
             env.process(self.nurturing(rep, deal))
         self.last_progress_day = env.now
         accept_lift = p.product.oversell_accept_lift
@@ -386,12 +386,12 @@ class ClientOrganization(mesa.Agent):
         m = self.model
         env, p = m.env, m.params
         rng = self.rngs["ringi"]
-        step_days = p.market.ringi_step_days * m.followup
         approvers = range(self.n_approvers - 1, -1, -1)  # the decider signs last
         self.last_progress_day = env.now
         for _ in range(p.market.ringi_max_rounds):
             deal.ringi_rounds += 1
             for i in approvers:
+                step_days = p.market.ringi_step_days * m.followup  # follow-ups in force now
                 if step_days > 0:
                     yield env.timeout(rng.exponential(step_days))
                 asks_documents = p.mechanisms.documents and rng.random() < p.market.doc_prob
@@ -425,23 +425,24 @@ class ClientOrganization(mesa.Agent):
 
     # ---------------------------------------------------------------- relationship
     def nurturing(self, rep: SalesRep, deal: Deal):
-        """Non-selling contacts, one stakeholder at a time (nemawashi), while the deal is open."""
+        """Non-selling contacts, one stakeholder at a time (nemawashi), while the deal is open.
+
+        Contacts follow the relationship investment in force (`set_policy` may change it):
+        none while it is 0, when the process looks again a month later.
+        """
         m = self.model
-        env, p = m.env, m.params
-        rate_per_day = (
-            p.policy.relationship_investment
-            * p.policy.nurture_contacts_per_month
-            / rules.MONTH_DAYS
-        )
-        if rate_per_day <= 0:
-            return
+        env = m.env
         rng = self.rngs["nurturing"]
-        mean_gap_days = 1.0 / rate_per_day
         at_ease, favourable = self.at_ease, self.favourable
         while True:
-            yield env.timeout(rng.exponential(mean_gap_days))
+            rate_per_day = self._nurture_rate_per_day()
+            gap_days = rng.exponential(1.0 / rate_per_day) if rate_per_day > 0 else rules.MONTH_DAYS
+            yield env.timeout(gap_days)
             if deal.outcome != "open" or not m.partnership_active:
                 return
+            if rate_per_day <= 0 or self._nurture_rate_per_day() <= 0:
+                continue  # no relationship investment in force: no contact
+            p = m.params
             # the least-won-over stakeholder not yet comfortable; the decider once all are
             uneasy = [j for j, ok in enumerate(at_ease) if not ok]
             i = min(uneasy, key=favourable.__getitem__) if uneasy else 0
@@ -453,6 +454,10 @@ class ClientOrganization(mesa.Agent):
             elif rng.random() < p.market.nonselling_value * self.favourable_chance((i,)):
                 self.favour((i,), counted=False)
                 self.last_progress_day = env.now
+
+    def _nurture_rate_per_day(self) -> float:
+        policy = self.model.params.policy
+        return policy.relationship_investment * policy.nurture_contacts_per_month / rules.MONTH_DAYS
 
     def executive_visit(self) -> None:
         """A vendor executive meets the whole buying center: trust for each, by value."""
@@ -491,7 +496,8 @@ class ClientOrganization(mesa.Agent):
             month += 1
             for i, c in enumerate(commitment):
                 commitment[i] = after_commitment_month(c, trust[i], benefit, eta)
-            invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
+            policy = m.params.policy  # the policy in force this month
+            invest = policy.relationship_investment if p.mechanisms.relationship else 0.0
             if rng.random() < invest:
                 self.account_contact(rng)
             if month == discovery_month:

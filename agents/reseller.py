@@ -55,9 +55,9 @@ class Reseller(mesa.Agent):
     def committing(self):
         """Monthly: commitment moves toward trust and sales success; effort follows it."""
         m = self.model
-        p = m.params
         while True:
             yield m.env.timeout(rules.MONTH_DAYS)
+            p = m.params  # the target in force this month
             if m.vendor.fast_answer_share() >= 0.8:
                 self.favour()
             target_usd = p.policy.target_per_rep_usd * p.partner.reps * m.env.now / rules.YEAR_DAYS

@@ -154,3 +154,30 @@ def test_a_relationship_investment_raised_mid_run_is_paid_for() -> None:
         model.step()
     paid = [a for _, kind, a in model.recorder.costs[start:] if kind == "enablement"]
     assert paid == [model.params.vendor.enablement_usd_per_year / 12.0] * 3
+
+
+# Found by reading the client processes: `nurturing` read the relationship investment when
+# its opportunity opened, and `maintaining_account` kept the Parameters it started with.
+def test_relationship_contacts_follow_the_investment_in_force() -> None:
+    # hybrid invests 0.8 (nurturing open deals, contacting accounts); the strategist stops in
+    # month 12 and invests fully again in month 24
+    spec = spec_of("japan", "hybrid", {"market.clients": 40, "partner.reps": 2}, 3.0, seed=2)
+    model = build(spec)
+
+    def contact_days() -> list[float]:
+        return [day for day, kind, _ in model.recorder.costs if kind == "nurture"]
+
+    for _ in range(12):
+        model.step()
+    assert any(c.deal is not None for c in model.clients) and contact_days()
+    model.set_policy(relationship_investment=0.0)
+    paused = model.env.now
+    for _ in range(12):
+        model.step()
+    # a contact the rep was already meeting for, or queueing to, may end after the change
+    assert [day for day in contact_days() if day > paused + rules.MONTH_DAYS] == []
+    model.set_policy(relationship_investment=1.0)
+    resumed = model.env.now
+    for _ in range(12):
+        model.step()
+    assert [day for day in contact_days() if day > resumed]
