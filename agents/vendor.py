@@ -101,20 +101,28 @@ class Vendor(mesa.Agent):
 
     # ---------------------------------------------------------------- reviews
     def reviewing(self):
-        """Every review_months: pressure when below target; cut or exit after patience."""
+        """Every review_months: pressure when below target; cut or exit after patience.
+
+        The process wakes at each month's end, on the same clock readings as the monthly
+        observer: a review is decided before that month's sample, never a few ulps after.
+        """
         m = self.model
         env = m.env
+        months = months_since_review = 0
         while m.partnership_active:
-            p = m.params  # the policy may change between reviews
-            yield env.timeout(p.policy.review_months * rules.MONTH_DAYS)
-            p = m.params
-            months = env.now / rules.MONTH_DAYS
+            yield env.timeout(rules.MONTH_DAYS)
+            months += 1
+            months_since_review += 1
+            p = m.params  # the policy in force this month, its cadence included
+            if months_since_review < p.policy.review_months:
+                continue
+            months_since_review = 0
             target = p.policy.target_per_rep_usd * p.partner.reps * months / 12.0
             self.update_forecast()
             gap = rules.shortfall(m.bookings_usd, target)
             if gap > 0:
                 m.reseller.violate(p.trust.pressure_severity * p.market.partner_sensitivity * gap)
-            if months + 1e-9 < p.policy.patience_months:
+            if months < p.policy.patience_months:
                 continue
             if m.bookings_usd >= p.policy.exit_threshold * target:
                 continue

@@ -143,10 +143,10 @@ class PartnershipModel(mesa.Model):
     def _start_processes(self) -> None:
         """Processes start in a fixed order: same-time events then run in that order."""
         env, mech = self.env, self.params.mechanisms
+        if mech.reviews:  # first: a month's review comes before that month's other updates
+            env.process(self.vendor.reviewing())
         env.process(self.reseller.committing())
         env.process(self.vendor.enabling())
-        if mech.reviews:
-            env.process(self.vendor.reviewing())
         if mech.relationship:
             env.process(self.vendor.visiting())
         if mech.downturns:

@@ -164,6 +164,25 @@ def test_terminated_month_is_the_month_of_the_review_that_ended_it():
         assert row["terminated_month"] % review_months == 0
 
 
+@pytest.mark.parametrize("review_months", [1, 2, 3, 4, 6, 12])
+@pytest.mark.parametrize("years", [2, 3])
+def test_the_monthly_table_shows_a_termination_in_its_month(review_months, years):
+    """A review at a month's end is decided before that month's sample, whatever the
+    cadence; a termination at the horizon shows in the last row."""
+    overrides = {
+        "market.clients": 20,
+        "partner.reps": 1,
+        "policy.review_months": review_months,
+        "policy.patience_months": 12 * years - review_months,
+        "policy.target_per_rep_usd": 1e9,  # always short: cut at the first review, then exit
+    }
+    result = simulate(make_spec("us", "us_urgency", overrides, years=years, seed=1))
+    terminated_month = result.runs["terminated_month"][0]
+    assert terminated_month == 12 * years  # patience, then the cut, then the exit
+    active = dict(result.monthly.select("month", "partnership_active").iter_rows())
+    assert active[terminated_month - 1] and not active[terminated_month]
+
+
 @pytest.mark.parametrize("policy", ["us_urgency", "hybrid"])
 def test_monthly_costs_add_up_to_the_cost_ledger(policy):
     """The observer samples each month after the month-end costs: none falls between rows."""
