@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, ClassVar
 
+# The bound of money parameters: far above any contract or budget, and low enough that every
+# sum and product of them in a run stays finite.
+MAX_USD = 1e12
+
 
 class ConfigError(ValueError):
     """A parameter with a bad value: names the dotted key, the value and what was expected."""
@@ -62,8 +66,8 @@ def _check(obj: Any) -> None:
         if kind is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(key, value, "a number")
-            if math.isnan(value):
-                raise ConfigError(key, value, "a number, not NaN")
+            if not math.isfinite(value):
+                raise ConfigError(key, value, "a finite number")
             object.__setattr__(obj, f.name, float(value))
             value = float(value)
         low, high = meta.get("low"), meta.get("high")
@@ -155,7 +159,7 @@ class Market(_Group):
         0.95, "probability", 0, 1, "approval chance of a trusting approver"
     )
     ringi_max_rounds: int = param(3, "rounds", 1, 100, "ringi restarts before the deal is lost")
-    deal_value_median_usd: float = param(150_000.0, "USD/year", 0, None, "median contract value")
+    deal_value_median_usd: float = param(150_000.0, "USD/year", 0, MAX_USD, "median contract value")
     deal_value_sigma: float = param(0.5, "log-sd", 0, 3, "spread of contract values (lognormal)")
     value_ratio_median: float = param(1.3, "ratio", 0, 10, "median perceived value / price")
     value_ratio_sigma: float = param(0.3, "log-sd", 0, 3, "spread of perceived value / price")
@@ -232,7 +236,7 @@ class Policy(_Group):
     overselling: float = param(0.0, "o", 0, 1, "how much the product is oversold")
     support_staff: int = param(3, "people", 1, 10_000, "support desk servers")
     turnaround_days: float = param(4.0, "days", 0, 365, "mean time to answer a document")
-    target_per_rep_usd: float = param(500_000.0, "USD/rep/year", 0, None, "bookings target")
+    target_per_rep_usd: float = param(500_000.0, "USD/rep/year", 0, MAX_USD, "bookings target")
     patience_months: int = param(24, "months", 0, 1200, "months before the vendor may exit")
     review_months: int = param(3, "months", 1, 120, "months between vendor reviews")
     exit_threshold: float = param(0.4, "share of target", 0, 10, "bookings share that passes")
@@ -317,11 +321,11 @@ class Vendor(_Group):
     PREFIX: ClassVar[str] = "vendor"
     home_context: float = param(5.0, "score", 0, 100, "vendor's communication context (U.S.)")
     discount_rate: float = param(0.1, "per year", 0, 1, "NPV discount rate")
-    staff_cost_usd_per_year: float = param(120_000.0, "USD/year", 0, None, "per support staff")
-    exec_visit_cost_usd: float = param(25_000.0, "USD", 0, None, "per executive visit")
-    nurture_contact_cost_usd: float = param(300.0, "USD", 0, None, "per non-selling contact")
+    staff_cost_usd_per_year: float = param(120_000.0, "USD/year", 0, MAX_USD, "per support staff")
+    exec_visit_cost_usd: float = param(25_000.0, "USD", 0, MAX_USD, "per executive visit")
+    nurture_contact_cost_usd: float = param(300.0, "USD", 0, MAX_USD, "per non-selling contact")
     enablement_usd_per_year: float = param(
-        150_000.0, "USD/year", 0, None, "co-selling and enablement at full investment"
+        150_000.0, "USD/year", 0, MAX_USD, "co-selling and enablement at full investment"
     )
     support_cut_factor: float = param(0.5, "share", 0, 1, "staff kept after a support cut")
 

@@ -29,6 +29,7 @@ BAD_INPUT = [
     ("unknown-parameter", ["--set", "policy.nonsense=1"], "policy.nonsense"),
     ("wrong-type", ["--set", "policy.urgency=abc"], "policy.urgency"),
     ("out-of-range", ["--set", "policy.urgency=2"], "policy.urgency"),
+    ("not-finite", ["--set", "market.deal_value_median_usd=inf"], "market.deal_value_median_usd"),
     ("no-equals", ["--set", "nonsense"], "nonsense"),
     ("negative-years", ["--years", "-1"], "years"),
     ("negative-seed", ["--seed", "-5"], "seed"),

@@ -334,3 +334,18 @@ def test_every_parameter_at_its_bounds_lets_the_clock_reach_the_horizon(key, val
             max_events=200_000
         )
         assert_holds(watch, "liveness")
+
+
+MONEY_KEYS = [key for key, value in bound_cases() if value == policies.MAX_USD]
+
+
+@pytest.mark.parametrize("key", MONEY_KEYS)
+def test_money_at_its_bound_keeps_every_output_finite(key) -> None:
+    """The bound on money parameters keeps every sum of them in the tables finite."""
+    overrides = {"market.clients": 20, "partner.reps": 2, key: policies.MAX_USD}
+    for market in policies.market_names():
+        result = simulate(spec_of(market, "us_urgency", overrides, years=2.0))
+        for name in FRAMES:
+            floats = getattr(result, name).select(pl.selectors.float())
+            infinite = floats.select(pl.all().is_infinite().any() | pl.all().is_nan().any())
+            assert not any(infinite.row(0)), (market, name, infinite)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 
 import pytest
@@ -92,6 +93,22 @@ def test_unknown_override_is_refused() -> None:
         strategies.run_specs({"policy.patiense_months": 12})
     with pytest.raises(ConfigError, match=r"polcy\.urgency"):
         strategies.run_specs({"polcy.urgency": 0.5})
+
+
+FLOAT_KEYS = [
+    row["key"]
+    for row in policies.parameter_table(policies.build("japan", "hybrid"))
+    if isinstance(row["value"], float)
+]
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan], ids=str)
+def test_a_number_that_is_not_finite_is_refused(value: float) -> None:
+    params = policies.build("japan", "hybrid")
+    for key in FLOAT_KEYS:
+        with pytest.raises(ConfigError, match="expected a finite number") as refused:
+            policies.with_overrides(params, {key: value})
+        assert str(refused.value).startswith(f"{key}: got {value!r}")
 
 
 @pytest.mark.parametrize("switch", [f.name for f in dataclasses.fields(Mechanisms)])
