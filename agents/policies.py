@@ -465,6 +465,14 @@ def build(market: str | Market, policy: str | Policy, overrides: dict[str, Any] 
     return with_overrides(Parameters(market=m, policy=p), overrides or {})
 
 
+# The names say which profile and preset the parameters came from; setting one would relabel
+# the runs without changing the model.
+CHOSEN_BY_NAME = {
+    "market.name": "a market chosen by name (--market, base.market or a `market` sweep)",
+    "policy.name": "a preset chosen by name (--policy, base.policy or a `policy` sweep)",
+}
+
+
 def with_overrides(params: Parameters, overrides: dict[str, Any]) -> Parameters:
     """Apply `{"policy.patience_months": 12}`; unknown keys and bad values raise ConfigError.
 
@@ -488,6 +496,8 @@ def _apply(obj: Any, changes: dict[tuple[str, ...], Any], prefix: str) -> Any:
         if is_group:
             nested.setdefault(head, {})[path[1:]] = value
             continue
+        if key in CHOSEN_BY_NAME and value != getattr(obj, head):
+            raise ConfigError(key, value, CHOSEN_BY_NAME[key])
         if type(fields[head].default) is float and type(value) is int:
             value = float(value)
         direct[head] = value

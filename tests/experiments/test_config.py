@@ -130,6 +130,17 @@ BAD_CONFIGS = [
         HEAD + GRID + '[sweep.parameters]\n"market.name" = ["z"]\nmarket = ["japan", "us"]\n',
         "sweep.parameters.market: got ['japan', 'us'], expected one key per column",
     ),
+    # The names are chosen, not set: setting one would relabel runs of another model.
+    (
+        "market-name-set",
+        HEAD + '[base.set]\n"market.name" = "us"\n',
+        "base.set.market.name: got 'us', expected a market chosen by name",
+    ),
+    (
+        "policy-name-swept",
+        HEAD + GRID + '[sweep.parameters]\n"policy.name" = ["a", "b"]\n',
+        "sweep.parameters.policy.name: got 'a', expected a preset chosen by name",
+    ),
     # One parameter written twice, dotted and as a nested table: refused in either order.
     (
         "swept-twice-dotted-first",

@@ -111,6 +111,15 @@ def test_a_number_that_is_not_finite_is_refused(value: float) -> None:
         assert str(refused.value).startswith(f"{key}: got {value!r}")
 
 
+def test_a_name_is_chosen_not_set() -> None:
+    params = policies.build("japan", "hybrid")
+    for key, other in (("market.name", "us"), ("policy.name", "us_urgency")):
+        with pytest.raises(ConfigError, match=rf"^{key}: got '{other}', expected a \w+ chosen"):
+            policies.with_overrides(params, {key: other})
+    same = {"market.name": "japan", "policy.name": "hybrid"}  # a row read back: no change
+    assert policies.with_overrides(params, same) == params
+
+
 @pytest.mark.parametrize("switch", [f.name for f in dataclasses.fields(Mechanisms)])
 def test_every_mechanism_switch_is_drawn_both_ways(switch: str) -> None:
     specs = strategies.run_specs(max_years=1.0)
