@@ -69,7 +69,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         store.write_tables(frames, out)
     except store.WriteError as err:
-        print(f"partnersim: error: {err}; the tables in {out} are as they were", file=sys.stderr)
+        say(f"partnersim: error: {err}; the tables in {out} are as they were")
         return EXIT_RUNS_FAILED
     print(summary(result.runs.row(0, named=True), out))
     return 0
@@ -162,11 +162,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             ) as results,
         ):
             results.start_session(executor=info.description, slots=info.slots)
-            print(
+            say(
                 f"{experiment.name}: {len(plan.points)} design points x "
                 f"{experiment.replications} replications = {plan.runs} runs on "
-                f"{info.description} -> {out}",
-                file=sys.stderr,
+                f"{info.description} -> {out}"
             )
             try:
                 report = runner.run_sweep(
@@ -185,7 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             except store.WriteError as err:
                 report.write_error = report.write_error or str(err)
     except store.WriteError as err:  # before any run: the directory could not be set up
-        print(f"partnersim: error: {err}", file=sys.stderr)
+        say(f"partnersim: error: {err}")
         return EXIT_RUNS_FAILED
     except (store.StoreError, runner.ExecutorError) as err:
         raise UsageError(str(err)) from None
@@ -223,31 +222,27 @@ def run_exit_code(plan: Plan, out: Path, report: SweepReport, failures: int) -> 
     """0 when every run is stored; otherwise a one-line reason on stderr and non-zero."""
     stored = report.already_stored + report.completed
     if report.write_error:
-        print(
+        say(
             f"partnersim: error: {report.write_error}; {stored} of {plan.runs} runs are "
-            f"stored in {out}; run the same command again to resume",
-            file=sys.stderr,
+            f"stored in {out}; run the same command again to resume"
         )
         return EXIT_RUNS_FAILED
     if report.broken:
-        print(
+        say(
             f"partnersim: error: the executor broke ({report.broken}); {stored} of "
-            f"{plan.runs} runs are stored in {out}: run the same command again to resume",
-            file=sys.stderr,
+            f"{plan.runs} runs are stored in {out}: run the same command again to resume"
         )
         return EXIT_RUNS_FAILED
     if report.interrupted:
-        print(
+        say(
             f"partnersim: interrupted: {stored} of {plan.runs} runs are stored in {out}; "
-            "run the same command again to resume",
-            file=sys.stderr,
+            "run the same command again to resume"
         )
         return EXIT_INTERRUPTED
     if failures:
-        print(
+        say(
             f"partnersim: error: {failures} of {plan.runs} runs failed; "
-            f"see {out / 'failures.parquet'} (run the same command again to retry them)",
-            file=sys.stderr,
+            f"see {out / 'failures.parquet'} (run the same command again to retry them)"
         )
         return EXIT_RUNS_FAILED
     return 0
@@ -295,6 +290,16 @@ def add_run_parser(sub) -> argparse.ArgumentParser:
     return run
 
 
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (a key or a path may hold a newline)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def say(text: str) -> None:
+    """A message for people on stderr, always one line."""
+    print(one_line(text), file=sys.stderr)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse with the project's error style: one line naming the problem, exit 2.
 
@@ -302,7 +307,10 @@ class OneLineParser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(
+            EXIT_BAD_INPUT,
+            one_line(f"{self.prog}: error: {message} (see {self.prog} --help)") + "\n",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -346,12 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, UsageError) as err:
         if debug:
             raise
-        print(f"partnersim: error: {err}", file=sys.stderr)
+        say(f"partnersim: error: {err}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # outside a sweep, which saves its finished runs itself
         if debug:
             raise
-        print("partnersim: interrupted", file=sys.stderr)
+        say("partnersim: interrupted")
         return EXIT_INTERRUPTED
 
 

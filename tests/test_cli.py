@@ -31,6 +31,7 @@ BAD_INPUT = [
     ("out-of-range", ["--set", "policy.urgency=2"], "policy.urgency"),
     ("not-finite", ["--set", "market.deal_value_median_usd=inf"], "market.deal_value_median_usd"),
     ("no-equals", ["--set", "nonsense"], "nonsense"),
+    ("newline-in-key", ["--set", "policy.urg\nency=1"], "policy.urg\\nency"),
     ("negative-years", ["--years", "-1"], "years"),
     ("negative-seed", ["--seed", "-5"], "seed"),
 ]

@@ -162,6 +162,9 @@ BAD_CONFIGS = [
         HEAD + '[base.set]\npolicy = { urgency = 0.5 }\n"policy.urgency" = 0.1\n',
         "base.set.policy.urgency: got 0.1, expected each parameter once",
     ),
+    # A quoted TOML key may hold a newline: the message stays one line, the key escaped.
+    ("newline-in-a-key", HEAD + '"fo\\no" = 1\n', "fo\\no: got 1"),
+    ("newline-in-a-set-key", HEAD + '[base.set]\n"policy.urg\\nency" = 1\n', "urg\\nency"),
 ]
 
 
