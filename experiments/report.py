@@ -792,7 +792,9 @@ def _failed_runs(experiment: Experiment) -> int:
     path = experiment.path / "failures.parquet"
     if not path.exists():
         return 0
-    failed = pl.read_parquet(path, columns=["run_id"])["run_id"]
+    from experiments import store
+
+    failed = store.read_part(path, columns=["run_id"])["run_id"]
     return int((~failed.is_in(experiment.runs["run_id"].implode())).sum())
 
 
@@ -1599,17 +1601,25 @@ def write_report(path: str | os.PathLike[str], *, images: bool = True) -> Report
         raise ConfigError(
             "DIR", str(path), "an experiment directory with manifest.json (from partnersim run)"
         )
+    from experiments import store
+
+    store.check_managed_kinds(exp.path)
     builder = ReportBuilder(exp)
     figures = builder.figures()
     specs = {f.name: _clean_spec(f.chart.to_dict()) for f in figures}
-    if images and figures:
-        _write_images(exp.path / "charts", specs)
     by = builder.series_key or "variant"
     page = _page(exp, builder, figures, specs, builder.summary(), by, images)
     out = exp.path / "report.html"
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    try:
+        if images and figures:
+            _write_images(exp.path / "charts", specs)
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        where = err.filename or exp.path
+        raise store.StoreError(f"{where}: cannot write ({err.strerror or err})") from None
     return ReportResult(out, [f.name for f in figures], time.perf_counter() - started)
 
 

@@ -34,6 +34,7 @@ import signal
 import subprocess
 import threading
 import time
+import tomllib
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -41,7 +42,7 @@ from typing import Any
 
 import polars as pl
 
-from experiments.config import to_toml
+from experiments.config import ExperimentConfig, to_toml
 from experiments.design import Plan
 from sim.run import RunResult, RunSpec
 
@@ -202,7 +203,57 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
         raise StoreError(f"{path}: unreadable ({_reason(err)}), {MANIFEST_EXPECTED}") from None
     if not isinstance(manifest, dict) or "config_hash" not in manifest:
         raise StoreError(f"{path}: no config_hash in it, {MANIFEST_EXPECTED}")
+    damage = _manifest_damage(manifest)
+    if damage:
+        key, value, expected = damage
+        raise StoreError(f"{path}: {key}: got {_short(value)}, expected {expected}")
     return manifest
+
+
+# What each field of a manifest holds where partnersim reads it back (a manifest written by an
+# older version may lack some).
+MANIFEST_TYPES: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"),
+    "config_hash": (str, "a string"),
+    "config_text": (str, "a string"),
+    "model_hash": (str, "a string"),
+    "seed": (int, "an integer"),
+    "years": (int | float, "a number"),
+    "replications": (int, "an integer"),
+    "overrides": (dict, "a JSON object"),
+    "design": (dict, "a JSON object"),
+    "swept": (list, "a list"),
+    "counts": (dict, "a JSON object"),
+    "versions": (dict, "a JSON object"),
+    "sessions": (list, "a list"),
+}
+
+
+def _manifest_damage(manifest: dict[str, Any]) -> tuple[str, Any, str] | None:
+    """The first field that does not hold what partnersim wrote: (key, value, expected)."""
+    for key, (kind, expected) in MANIFEST_TYPES.items():
+        value = manifest.get(key)
+        if key in manifest and (isinstance(value, bool) or not isinstance(value, kind)):
+            return key, value, expected
+    swept, sessions = manifest.get("swept", []), manifest.get("sessions", [])
+    if not all(isinstance(column, str) for column in swept):
+        return "swept", swept, "a list of column names"
+    if not all(isinstance(session, dict) for session in sessions):
+        return "sessions", sessions, "a list of JSON objects"
+    design = manifest.get("design", {})
+    if not isinstance(design.get("kind", ""), str):
+        return "design.kind", design["kind"], "a design name"
+    parameters = design.get("parameters", {})
+    if not isinstance(parameters, dict) or not all(
+        isinstance(v, dict) for v in parameters.values()
+    ):
+        return "design.parameters", parameters, "a JSON object of swept parameters"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _reason(err: BaseException) -> str:
@@ -621,6 +672,48 @@ def canonical(frame: pl.DataFrame, reference: pl.Schema | dict | None = None) ->
     return frame.with_columns(casts) if casts else frame
 
 
+def _config_difference(stored_toml: Any, config: ExperimentConfig) -> str:
+    """'; KEY: got OURS, DIR has THEIRS' for the first setting that differs, if readable."""
+    try:
+        stored = _dotted(tomllib.loads(stored_toml))
+    except (TypeError, tomllib.TOMLDecodeError):
+        return ""
+    ours = _dotted(tomllib.loads(to_toml(config)))
+
+    def shown(value: Any) -> str:
+        return "nothing" if value is None else repr(value)  # TOML has no null
+
+    for key in [*ours, *stored]:
+        if ours.get(key) != stored.get(key):
+            return f"; {key}: got {shown(ours.get(key))}, DIR has {shown(stored.get(key))}"
+    return ""
+
+
+def _dotted(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and not {"low", "high"} >= value.keys():
+            flat.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+MANAGED_FOLDERS = {*TABLES, "charts"}
+
+
+def check_managed_kinds(root: Path) -> None:
+    """StoreError naming a path partnersim manages in DIR that is of the wrong kind."""
+    for name in MANAGED:
+        path = root / name
+        folder = name in MANAGED_FOLDERS
+        if path.exists() and path.is_dir() != folder:
+            raise StoreError(
+                f"{path}: a {'file' if folder else 'directory'}, expected a "
+                f"{'directory' if folder else 'file'} (partnersim writes it; move it away)"
+            )
+
+
 def check_destination(root: Path, plan: Plan, *, fresh: bool) -> None:
     """Refuse, before writing anything, a DIR partnersim cannot safely write to.
 
@@ -645,11 +738,13 @@ def check_destination(root: Path, plan: Plan, *, fresh: bool) -> None:
     manifest = read_manifest(root)
     if fresh:
         return
+    check_managed_kinds(root)
     theirs = manifest.get("config_hash")
     if theirs != plan.config.config_hash:
         raise StoreError(
             f"{root} holds results of a different config "
-            f"({manifest.get('name')!r}, hash {theirs} != {plan.config.config_hash}); "
+            f"({manifest.get('name')!r}, hash {theirs} != {plan.config.config_hash}"
+            f"{_config_difference(manifest.get('config_canonical'), plan.config)}); "
             "use --fresh to replace them or --out for another directory"
         )
     ours = model_hash()

@@ -7,6 +7,7 @@ import errno
 import itertools
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -246,9 +247,8 @@ def test_a_corrupt_part_is_named_in_one_line(
     assert run_cli("run", path, "--out", out, "--workers", 1) == 2
     line = one_line_error(capsys)
     assert str(out / damaged) in line and "expected a Parquet file" in line
-    if damaged != "failures.parquet":  # the report does not read failures
-        assert run_cli("report", out, "--no-images") == 2
-        assert str(out / damaged) in one_line_error(capsys)
+    assert run_cli("report", out, "--no-images") == 2
+    assert str(out / damaged) in one_line_error(capsys)
     assert snapshot(out) == before
 
 
@@ -265,6 +265,66 @@ def test_a_corrupt_manifest_is_named_in_one_line(
         assert run_cli(*args) == 2
         line = one_line_error(capsys)
         assert str(out / "manifest.json") in line and "expected the JSON manifest" in line
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("sessions", 5, "sessions: got 5, expected a list"),
+        ("design", 5, "design: got 5, expected a JSON object"),
+        ("swept", [1], "swept: got [1], expected a list of column names"),
+        ("years", "x", "years: got 'x', expected a number"),
+        ("design", {"kind": "grid", "parameters": [1, 2]}, "design.parameters: got [1, 2]"),
+    ],
+)
+def test_a_manifest_field_of_the_wrong_type_is_named_in_one_line(
+    plan, tmp_path: Path, capsys: pytest.CaptureFixture, field: str, value, named: str
+) -> None:
+    out = tmp_path / "out"
+    sweep(plan, out, batch_runs=12)
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, field: value}))
+    before = snapshot(out)
+    path = write_config(tmp_path, TWELVE)
+    for args in (["run", path, "--out", out, "--workers", 1], ["report", out, "--no-images"]):
+        assert run_cli(*args) == 2
+        assert f"{out / 'manifest.json'}: {named}" in one_line_error(capsys)
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "command"),
+    [("runs", "file", "run"), ("charts", "file", "report"), ("report.html", "directory", "report")],
+)
+def test_a_managed_path_of_the_wrong_kind_is_named_in_one_line(
+    plan, tmp_path: Path, capsys: pytest.CaptureFixture, name: str, kind: str, command: str
+) -> None:
+    out = tmp_path / "out"
+    sweep(plan, out, batch_runs=12)
+    if name == "runs":
+        shutil.rmtree(out / "runs")
+    if kind == "file":
+        (out / name).write_text("mine")
+    else:
+        (out / name).mkdir()
+    before = snapshot(out)
+    args = ["run", write_config(tmp_path, TWELVE), "--out", out, "--workers", 1]
+    assert run_cli(*(args if command == "run" else ["report", out])) == 2
+    assert f"{out / name}: a {kind}, expected a" in one_line_error(capsys)
+    assert snapshot(out) == before
+
+
+def test_a_changed_config_names_the_setting_that_differs(
+    plan, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    sweep(plan, out, batch_runs=12)
+    before = snapshot(out)
+    changed = write_config(tmp_path, TWELVE.replace("seed = 3", "seed = 4"))
+    assert run_cli("run", changed, "--out", out, "--workers", 1) == 2
+    assert "different config" in (line := one_line_error(capsys))
+    assert "; seed: got 4, DIR has 3)" in line
     assert snapshot(out) == before
 
 
