@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from experiments.runner import SweepReport
 
 EXIT_BAD_INPUT = 2
+MAX_WORKERS = 512  # local worker processes: far above any core count, far below what breaks
 
 
 class UsageError(Exception):
@@ -136,8 +137,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """
     from experiments import config as configs
 
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers: got {args.workers}, expected a positive integer")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise UsageError(
+            f"--workers: got {args.workers}, expected an integer in [1, {MAX_WORKERS}]"
+        )
     if args.scheduler is not None and not args.scheduler.strip():
         raise UsageError(
             f"--scheduler: got {args.scheduler!r}, expected a Dask scheduler address "

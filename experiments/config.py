@@ -38,6 +38,7 @@ BASE_KEYS = ("market", "policy", "set")
 SWEEP_KEYS = ("design", "samples", "levels", "second_order", "parameters")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 MAX_YEARS = 200
+MAX_RUNS = 1_000_000  # design points x replications: beyond, planning alone takes GBs
 
 frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
@@ -283,6 +284,14 @@ def _validate(config: ExperimentConfig) -> None:
     _check_name("base.market", config.market, policies.market_names())
     _check_name("base.policy", config.policy, list(policies.PRESETS))
     _validate_sweep_options(config.sweep)
+    points = design_point_count(config.sweep)
+    if points * config.replications > MAX_RUNS:
+        raise _error(
+            "replications",
+            config.replications,
+            f"at most {MAX_RUNS:,} runs in one experiment, not {points:,} design points x "
+            f"{config.replications:,} (split the design into several experiments)",
+        )
     overrides = dict(config.overrides)
     if len(overrides) != len(config.overrides):
         raise _error("base.set", config.overrides, "each parameter once")
@@ -304,6 +313,19 @@ def _validate(config: ExperimentConfig) -> None:
     combos = _base_combinations(config)
     checked = tuple(_validate_parameter(config, p, combos) for p in config.sweep.parameters)
     object.__setattr__(config, "sweep", dataclasses.replace(config.sweep, parameters=checked))
+
+
+def design_point_count(sweep: Sweep) -> int:
+    """Design points of a validated sweep, counted without making them."""
+    points = math.prod(len(p.values) for p in sweep.listed)
+    bounded = len(sweep.sampled)
+    per_sample = {
+        "grid": 0,
+        "lhs": 1,
+        "sobol": 2 * bounded + 2 if sweep.second_order else bounded + 2,
+        "morris": bounded + 1,
+    }[sweep.design]
+    return points * (sweep.samples * per_sample if per_sample else 1)
 
 
 def _check_int(key: str, value: Any, low: int, high: int) -> None:

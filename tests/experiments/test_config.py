@@ -206,10 +206,12 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     out = tmp_path / "out"
     assert run_cli("run", path, "--out", out, "--dask-local", "--scheduler", "tcp://x:1") == 2
     assert run_cli("run", path, "--out", out, "--workers", 0) == 2
+    assert run_cli("run", path, "--out", out, "--workers", 100_000) == 2
     out.write_text("a file")
     assert run_cli("run", path, "--out", out) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("partnersim: error: ") for line in err)
+    assert len(err) == 4 and all(line.startswith("partnersim: error: ") for line in err)
+    assert "--workers: got 100000, expected an integer in [1, 512]" in err[2]
 
 
 def test_out_under_a_file_is_refused_before_simulating(

@@ -7,8 +7,10 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 from experiments import config, design
+from sim import strategies
 
 
 def load(text: str) -> config.ExperimentConfig:
@@ -191,3 +193,30 @@ def test_sobol_bounds_scale_linearly() -> None:
     p = config.SweptParameter(key="policy.overselling", bounds=config.Bounds(low=0.1, high=0.5))
     assert math.isclose(design.scale(0.5, p), 0.3)
     assert design.scale(0.0, p) == 0.1 and math.isclose(design.scale(1.0, p), 0.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(document=strategies.experiment_configs())
+def test_the_point_count_checked_at_load_is_the_design_s(document: dict) -> None:
+    experiment = config.loads(strategies.config_toml(document))
+    points = design.design_points(experiment)
+    assert config.design_point_count(experiment.sweep) == len(points)
+
+
+@pytest.mark.parametrize(
+    "sweep",
+    [
+        '[sweep]\ndesign = "lhs"\nsamples = 600000\n'
+        '[sweep.parameters]\n"policy.urgency" = { low = 0.1, high = 0.9 }\n',
+        "[sweep.parameters]\n"
+        + "\n".join(
+            f'"{k}" = [{", ".join(map(str, range(1, 102)))}]'
+            for k in ("policy.patience_months", "policy.support_staff", "partner.reps")
+        ),
+    ],
+    ids=["lhs", "grid"],
+)
+def test_a_design_too_large_to_plan_is_refused_at_load(sweep: str) -> None:
+    text = 'name = "big"\nyears = 1\nreplications = 2\n[base]\nmarket = "japan"\n' + sweep
+    with pytest.raises(config.ConfigError, match=r"^replications: got 2, expected at most"):
+        config.loads(text)
