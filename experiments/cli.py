@@ -46,7 +46,11 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    overrides = dict(parse_assignment(text) for text in args.set or [])
+    overrides: dict[str, Any] = {}
+    for key, value in map(parse_assignment, args.set or []):
+        if key in overrides:  # as a config refuses a key written twice
+            raise ConfigError(key, value, f"each parameter once (--set {key} is given twice)")
+        overrides[key] = value
     params = policies.build(args.market, args.policy, overrides)
     if not 0 < args.years <= 200:  # written this way so that NaN fails too
         raise ConfigError("years", args.years, "a number of years in (0, 200]")
@@ -275,7 +279,12 @@ def add_run_parser(sub) -> argparse.ArgumentParser:
         help="run an experiment file: design points x replications, resumable Parquet results",
     )
     run.add_argument("config", metavar="CONFIG", help="experiment TOML file")
-    run.add_argument("--out", metavar="DIR", help="output directory (default results/<name>)")
+    run.add_argument(
+        "--out",
+        metavar="DIR",
+        type=directory_path,
+        help="output directory (default results/<name>)",
+    )
     run.add_argument(
         "--workers", type=int, metavar="N", help="local worker processes (default: one per core)"
     )
@@ -291,6 +300,13 @@ def add_run_parser(sub) -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
     return run
+
+
+def directory_path(text: str) -> str:
+    """--out: an empty path would silently mean the current or the default directory."""
+    if not text:
+        raise argparse.ArgumentTypeError("got '', expected a directory path")
+    return text
 
 
 def one_line(text: str) -> str:
@@ -331,7 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a parameter by dotted name"
     )
-    sim.add_argument("--out", default="results/simulate", help="output directory")
+    sim.add_argument(
+        "--out", default="results/simulate", type=directory_path, help="output directory"
+    )
     sim.set_defaults(func=cmd_simulate)
 
     pre = sub.add_parser("presets", help="list markets, presets and every parameter")

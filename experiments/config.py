@@ -353,6 +353,8 @@ def _validate_sweep_options(sweep: Sweep) -> None:
         if kind != "morris":
             raise _error("sweep.levels", sweep.levels, "levels only with design = 'morris'")
         _check_int("sweep.levels", sweep.levels, 2, 1000)
+        if sweep.levels % 2:  # Morris trajectories are balanced only on an even grid
+            raise _error("sweep.levels", sweep.levels, "an even number of levels (e.g. 4)")
     if sweep.second_order is not None:
         if kind != "sobol":
             raise _error(

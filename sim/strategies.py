@@ -519,7 +519,7 @@ def experiment_configs(
             swept = draw(st.lists(st.sampled_from(floats), min_size=1, max_size=4, unique=True))
             sweep["samples"] = draw(st.sampled_from((4, 8, 16, 32)))
             if design == "morris" and draw(st.booleans()):
-                sweep["levels"] = draw(st.integers(2, 10))
+                sweep["levels"] = 2 * draw(st.integers(1, 5))
             if design == "sobol" and draw(st.booleans()):
                 sweep["second_order"] = draw(st.booleans())
             parameters_ = {key: draw(_bounds_for(key)) for key in sorted(swept)}

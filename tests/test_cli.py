@@ -32,6 +32,7 @@ BAD_INPUT = [
     ("not-finite", ["--set", "market.deal_value_median_usd=inf"], "market.deal_value_median_usd"),
     ("no-equals", ["--set", "nonsense"], "nonsense"),
     ("newline-in-key", ["--set", "policy.urg\nency=1"], "policy.urg\\nency"),
+    ("set-twice", ["--set", "policy.urgency=0.1", "--set", "policy.urgency=0.2"], "given twice"),
     ("negative-years", ["--years", "-1"], "years"),
     ("negative-seed", ["--seed", "-5"], "seed"),
 ]
@@ -215,6 +216,8 @@ def test_an_interrupt_outside_a_sweep_is_one_line_exit_130(tmp_path, capsys, mon
         (["simulate", "--years", "abc"], "--years"),
         (["bogus"], "bogus"),
         (["run"], "CONFIG"),
+        (["simulate", "--out", ""], "--out"),
+        (["run", "x.toml", "--out", ""], "--out"),
     ],
 )
 def test_a_bad_command_line_is_one_line_exit_2(argv, named, capsys):

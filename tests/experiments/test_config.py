@@ -162,6 +162,12 @@ BAD_CONFIGS = [
         HEAD + '[base.set]\npolicy = { urgency = 0.5 }\n"policy.urgency" = 0.1\n',
         "base.set.policy.urgency: got 0.1, expected each parameter once",
     ),
+    (
+        "morris-odd-levels",
+        HEAD + TINY_BASE + '\n[sweep]\ndesign = "morris"\nsamples = 4\nlevels = 3\n'
+        '[sweep.parameters]\n"policy.urgency" = { low = 0.1, high = 0.9 }\n',
+        "sweep.levels: got 3, expected an even number of levels",
+    ),
     # A quoted TOML key may hold a newline: the message stays one line, the key escaped.
     ("newline-in-a-key", HEAD + '"fo\\no" = 1\n', "fo\\no: got 1"),
     ("newline-in-a-set-key", HEAD + '[base.set]\n"policy.urg\\nency" = 1\n', "urg\\nency"),
