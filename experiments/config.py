@@ -38,6 +38,7 @@ BASE_KEYS = ("market", "policy", "set")
 SWEEP_KEYS = ("design", "samples", "levels", "second_order", "parameters")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 MAX_YEARS = 200
+DEFAULT_MORRIS_LEVELS = 4
 MAX_RUNS = 1_000_000  # design points x replications: beyond, planning alone takes GBs
 
 frozen = dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,7 +310,11 @@ def _validate(config: ExperimentConfig) -> None:
         base = policies.build(config.market, config.policy, overrides)
     except ConfigError as err:
         raise _rekeyed(err, "base.set", overrides) from None
-    object.__setattr__(config, "overrides", tuple(_normalized(base, overrides).items()))
+    # sorted: the order of [base.set] lines changes nothing, so it must not change the hash
+    object.__setattr__(config, "overrides", tuple(sorted(_normalized(base, overrides).items())))
+    if config.sweep.design == "morris" and config.sweep.levels is None:  # the same, written out
+        levels = DEFAULT_MORRIS_LEVELS
+        object.__setattr__(config, "sweep", dataclasses.replace(config.sweep, levels=levels))
     combos = _base_combinations(config)
     checked = tuple(_validate_parameter(config, p, combos) for p in config.sweep.parameters)
     object.__setattr__(config, "sweep", dataclasses.replace(config.sweep, parameters=checked))

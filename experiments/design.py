@@ -29,8 +29,6 @@ from agents.policies import ConfigError, Parameters
 from experiments.config import NAMED_SWEEPS, ExperimentConfig, SweptParameter
 from sim.run import RunSpec
 
-DEFAULT_MORRIS_LEVELS = 4
-
 frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
@@ -104,7 +102,7 @@ class Plan:
             parameters[s.key] = {**entry, "column": s.column}
         described: dict[str, Any] = {"kind": sweep.design, "samples": sweep.samples}
         if sweep.design == "morris":
-            described["levels"] = sweep.levels or DEFAULT_MORRIS_LEVELS
+            described["levels"] = sweep.levels
         if sweep.design == "sobol":
             described["second_order"] = bool(sweep.second_order)
         described["parameters"] = parameters
@@ -142,7 +140,7 @@ def unit_sample(config: ExperimentConfig) -> np.ndarray:
     if sweep.design == "morris":
         from SALib.sample import morris
 
-        levels = sweep.levels or DEFAULT_MORRIS_LEVELS
+        levels = sweep.levels
         return morris.sample(problem, sweep.samples, num_levels=levels, seed=config.seed)
     raise ConfigError("sweep.design", sweep.design, "a sampled design (lhs, sobol, morris)")
 

@@ -127,7 +127,8 @@ def git_commit() -> str | None:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            # no optional locks: reading the state must not rewrite the checkout's index
+            ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain", "-uno"],
             capture_output=True,
             text=True,
             timeout=10,

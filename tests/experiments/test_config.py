@@ -300,3 +300,21 @@ def test_any_config_survives_toml_round_trip(description, years, urgency, reps, 
     )
     for c in (lists, grid, lhs):
         assert config.loads(config.to_toml(c)) == c
+
+
+def test_the_order_of_base_set_lines_and_written_defaults_do_not_change_the_hash() -> None:
+    def with_set(lines: str, sweep: str = "") -> str:
+        return HEAD + TINY_BASE.split("[base.set]")[0] + "[base.set]\n" + lines + sweep
+
+    one = '"policy.urgency" = 0.5\n"policy.patience_months" = 12\n'
+    other = '"policy.patience_months" = 12\n"policy.urgency" = 0.5\n'
+    assert config.loads(with_set(one)).config_hash == config.loads(with_set(other)).config_hash
+    morris = (
+        '\n[sweep]\ndesign = "morris"\nsamples = 4\n{levels}'
+        '[sweep.parameters]\n"policy.relationship_investment" = { low = 0.1, high = 0.9 }\n'
+    )
+    implicit = config.loads(with_set(one, morris.replace("{levels}", "")))
+    explicit = config.loads(with_set(one, morris.replace("{levels}", "levels = 4\n")))
+    assert implicit.config_hash == explicit.config_hash
+    changed = config.loads(with_set(one.replace("0.5", "0.6")))
+    assert changed.config_hash != config.loads(with_set(one)).config_hash
