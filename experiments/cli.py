@@ -200,7 +200,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report and not report.write_error and report.completed + report.already_stored:
         from experiments.report import write_report
 
-        page = write_report(out)
+        try:
+            page = write_report(out)
+        except store.StoreError as err:  # the runs are stored; only the report is missing
+            say(f"partnersim: error: {err}; the runs are stored, `partnersim report` retries")
+            return EXIT_RUNS_FAILED
         print(f"report: {page.path} ({len(page.figures)} charts, {page.seconds:.1f} s)")
     return code
 

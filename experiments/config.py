@@ -125,7 +125,7 @@ class ExperimentConfig:
     seed: int = 0
     market: str = "japan"
     policy: str = "hybrid"
-    overrides: tuple[tuple[str, Any], ...] = ()  # [base.set], in file order
+    overrides: tuple[tuple[str, Any], ...] = ()  # [base.set], sorted by key
     sweep: Sweep = field(default_factory=Sweep)
 
     def __post_init__(self) -> None:
@@ -287,9 +287,15 @@ def _validate(config: ExperimentConfig) -> None:
     _validate_sweep_options(config.sweep)
     points = design_point_count(config.sweep)
     if points * config.replications > MAX_RUNS:
+        if points <= MAX_RUNS:
+            key, value = "replications", config.replications
+        elif config.sweep.samples:
+            key, value = "sweep.samples", config.sweep.samples
+        else:
+            key, value = "sweep.parameters", f"{points:,} design points"
         raise _error(
-            "replications",
-            config.replications,
+            key,
+            value,
             f"at most {MAX_RUNS:,} runs in one experiment, not {points:,} design points x "
             f"{config.replications:,} (split the design into several experiments)",
         )
@@ -324,13 +330,14 @@ def design_point_count(sweep: Sweep) -> int:
     """Design points of a validated sweep, counted without making them."""
     points = math.prod(len(p.values) for p in sweep.listed)
     bounded = len(sweep.sampled)
+    if sweep.design == "grid":
+        return points
     per_sample = {
-        "grid": 0,
         "lhs": 1,
         "sobol": 2 * bounded + 2 if sweep.second_order else bounded + 2,
         "morris": bounded + 1,
     }[sweep.design]
-    return points * (sweep.samples * per_sample if per_sample else 1)
+    return points * sweep.samples * per_sample
 
 
 def _check_int(key: str, value: Any, low: int, high: int) -> None:

@@ -195,8 +195,12 @@ def _now() -> str:
 MANIFEST_EXPECTED = "expected the JSON manifest `partnersim run` writes"
 
 
-def read_manifest(root: str | Path) -> dict[str, Any]:
-    """The manifest of an output directory; StoreError if it is not one partnersim wrote."""
+def read_manifest(root: str | Path, *, strict: bool = True) -> dict[str, Any]:
+    """The manifest of an output directory; StoreError if it is not one partnersim wrote.
+
+    `strict` also checks each field partnersim reads back; `--fresh`, which only needs to
+    know that partnersim made DIR, can replace a manifest with a damaged field.
+    """
     path = Path(root) / MANIFEST
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -204,10 +208,12 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
         raise StoreError(f"{path}: unreadable ({_reason(err)}), {MANIFEST_EXPECTED}") from None
     if not isinstance(manifest, dict) or "config_hash" not in manifest:
         raise StoreError(f"{path}: no config_hash in it, {MANIFEST_EXPECTED}")
-    damage = _manifest_damage(manifest)
+    damage = _manifest_damage(manifest) if strict else None
     if damage:
         key, value, expected = damage
-        raise StoreError(f"{path}: {key}: got {_short(value)}, expected {expected}")
+        raise StoreError(
+            f"{path}: {key}: got {_short(value)}, expected {expected} (--fresh starts over)"
+        )
     return manifest
 
 
@@ -217,6 +223,7 @@ MANIFEST_TYPES: dict[str, tuple[type, str]] = {
     "name": (str, "a string"),
     "config_hash": (str, "a string"),
     "config_text": (str, "a string"),
+    "config_canonical": (str, "a string"),
     "model_hash": (str, "a string"),
     "seed": (int, "an integer"),
     "years": (int | float, "a number"),
@@ -675,9 +682,11 @@ def canonical(frame: pl.DataFrame, reference: pl.Schema | dict | None = None) ->
 
 def _config_difference(stored_toml: Any, config: ExperimentConfig) -> str:
     """'; KEY: got OURS, DIR has THEIRS' for the first setting that differs, if readable."""
+    if not isinstance(stored_toml, str):  # a manifest from before config_canonical
+        return ""
     try:
         stored = _dotted(tomllib.loads(stored_toml))
-    except (TypeError, tomllib.TOMLDecodeError):
+    except tomllib.TOMLDecodeError:
         return ""
     ours = _dotted(tomllib.loads(to_toml(config)))
 
@@ -687,7 +696,7 @@ def _config_difference(stored_toml: Any, config: ExperimentConfig) -> str:
     for key in [*ours, *stored]:
         if ours.get(key) != stored.get(key):
             return f"; {key}: got {shown(ours.get(key))}, DIR has {shown(stored.get(key))}"
-    return ""
+    return "; the same settings in another order"  # sweep order numbers the design points
 
 
 def _dotted(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -736,7 +745,7 @@ def check_destination(root: Path, plan: Plan, *, fresh: bool) -> None:
                 "expected a new or empty directory or one made by `partnersim run`"
             )
         return
-    manifest = read_manifest(root)
+    manifest = read_manifest(root, strict=not fresh)
     if fresh:
         return
     check_managed_kinds(root)

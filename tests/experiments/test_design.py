@@ -204,19 +204,31 @@ def test_the_point_count_checked_at_load_is_the_design_s(document: dict) -> None
 
 
 @pytest.mark.parametrize(
-    "sweep",
+    ("sweep", "refused"),
     [
-        '[sweep]\ndesign = "lhs"\nsamples = 600000\n'
-        '[sweep.parameters]\n"policy.urgency" = { low = 0.1, high = 0.9 }\n',
-        "[sweep.parameters]\n"
-        + "\n".join(
-            f'"{k}" = [{", ".join(map(str, range(1, 102)))}]'
-            for k in ("policy.patience_months", "policy.support_staff", "partner.reps")
+        (
+            '[sweep]\ndesign = "lhs"\nsamples = 600000\n'
+            '[sweep.parameters]\n"policy.urgency" = { low = 0.1, high = 0.9 }\n',
+            "replications: got 2",  # 600,000 points: too many only when replicated
+        ),
+        (
+            '[sweep]\ndesign = "lhs"\nsamples = 2000000\n'
+            '[sweep.parameters]\n"policy.urgency" = { low = 0.1, high = 0.9 }\n',
+            "sweep.samples: got 2000000",
+        ),
+        (
+            "[sweep.parameters]\n"
+            + "\n".join(
+                f'"{k}" = [{", ".join(map(str, range(1, 102)))}]'
+                for k in ("policy.patience_months", "policy.support_staff", "partner.reps")
+            ),
+            "sweep.parameters: got '1,030,301 design points'",
         ),
     ],
-    ids=["lhs", "grid"],
+    ids=["lhs-replicated", "lhs", "grid"],
 )
-def test_a_design_too_large_to_plan_is_refused_at_load(sweep: str) -> None:
+def test_a_design_too_large_to_plan_is_refused_at_load(sweep: str, refused: str) -> None:
     text = 'name = "big"\nyears = 1\nreplications = 2\n[base]\nmarket = "japan"\n' + sweep
-    with pytest.raises(config.ConfigError, match=r"^replications: got 2, expected at most"):
+    with pytest.raises(config.ConfigError) as error:
         config.loads(text)
+    assert str(error.value).startswith(f"{refused}, expected at most 1,000,000 runs")

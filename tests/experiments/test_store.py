@@ -328,6 +328,60 @@ def test_a_changed_config_names_the_setting_that_differs(
     assert snapshot(out) == before
 
 
+def test_fresh_replaces_a_manifest_with_a_damaged_field(plan, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    sweep(plan, out, batch_runs=12)
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "sessions": None}))
+    path = write_config(tmp_path, TWELVE)
+    assert run_cli("run", path, "--out", out, "--workers", 1, "--fresh") == 0
+    assert len(json.loads((out / "manifest.json").read_text())["sessions"]) == 1
+
+
+@pytest.mark.parametrize("canonical", [None, "absent"])
+def test_a_changed_config_in_an_older_manifest_is_still_one_line(
+    plan, tmp_path: Path, capsys: pytest.CaptureFixture, canonical
+) -> None:
+    out = tmp_path / "out"
+    sweep(plan, out, batch_runs=12)
+    manifest = json.loads((out / "manifest.json").read_text())
+    if canonical == "absent":
+        del manifest["config_canonical"]
+    else:
+        manifest["config_canonical"] = canonical
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    changed = write_config(tmp_path, TWELVE.replace("seed = 3", "seed = 4"))
+    assert run_cli("run", changed, "--out", out, "--workers", 1) == 2
+    line = one_line_error(capsys)
+    if canonical is None:  # a field of the wrong type is named
+        assert "config_canonical: got None, expected a string" in line
+    else:  # written before config_canonical: refused without naming the setting
+        assert "different config" in line and "seed" not in line
+
+
+def test_run_report_that_cannot_be_written_is_one_line_and_keeps_the_runs(
+    plan, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    path = write_config(tmp_path, TWELVE)
+    assert run_cli("run", path, "--out", out, "--workers", 1, "--report") == 0
+    chart = sorted((out / "charts").glob("*.svg"))[0]
+    chart.unlink()
+    chart.mkdir()  # the report cannot write this chart
+    capsys.readouterr()
+    assert run_cli("run", path, "--out", out, "--workers", 1, "--report") == 1
+    err = capsys.readouterr().err  # progress lines, then the error
+    assert "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert (
+        line.startswith("partnersim: error: ")
+        and str(chart) in line
+        and "cannot write" in line
+        and "the runs are stored" in line
+    )
+    assert len(tables(out)["runs"]) == 12
+
+
 def test_parts_are_flushed_to_disk_before_their_rename_and_the_rename_after_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
