@@ -1,6 +1,7 @@
 """The model as a whole: determinism, the README's output tables, and the Mesa interface."""
 
 import gc
+import sys
 import weakref
 
 import mesa
@@ -276,3 +277,25 @@ def test_no_two_processes_draw_from_one_stream(monkeypatch):
     shared = [names for names in users.values() if len(names) > 1]
     assert all(names == {"selling", "maintaining_account"} for names in shared), shared
     assert len(users) > 100
+
+
+def test_a_review_cadence_changed_mid_run_counts_from_the_last_review():
+    model = PartnershipModel(
+        market="japan", policy="jp_relationship", years=2, seed=1, **SMALL_KWARGS
+    )  # yearly reviews, 36 months of patience: no review ends the partnership here
+    reviewed = []
+    update_forecast = model.vendor.update_forecast
+
+    def recording():
+        if sys._getframe(1).f_code.co_name == "reviewing":  # the observer updates it too
+            reviewed.append(rules.month_of_day(model.env.now))
+        update_forecast()
+
+    model.vendor.update_forecast = recording
+    for _ in range(14):  # steps 1..14 run the clock to the end of month 13
+        model.step()
+    assert reviewed == [12]
+    model.set_policy(review_months=5)
+    while model.running:
+        model.step()
+    assert reviewed == [12, 17, 22]
