@@ -52,15 +52,20 @@ class ConfigFileError(ConfigError):
         ValueError.__init__(self, f"{path}: {problem}")
 
 
+def brief(value: Any) -> str:
+    """A value shown in an error message: its repr on one line, at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class _Brief:
-    """A value shown in an error message: one line, at most 60 characters."""
+    """A value whose repr is `brief` (ConfigError shows values with !r)."""
 
     def __init__(self, value: Any) -> None:
         self.value = value
 
     def __repr__(self) -> str:
-        text = " ".join(repr(self.value).split())
-        return text if len(text) <= 60 else text[:57] + "..."
+        return brief(self.value)
 
 
 def _error(key: str, value: Any, expected: str) -> ConfigError:
@@ -329,9 +334,9 @@ def _validate(config: ExperimentConfig) -> None:
 def design_point_count(sweep: Sweep) -> int:
     """Design points of a validated sweep, counted without making them."""
     points = math.prod(len(p.values) for p in sweep.listed)
-    bounded = len(sweep.sampled)
     if sweep.design == "grid":
         return points
+    bounded = len(sweep.sampled)
     per_sample = {
         "lhs": 1,
         "sobol": 2 * bounded + 2 if sweep.second_order else bounded + 2,

@@ -140,8 +140,7 @@ def unit_sample(config: ExperimentConfig) -> np.ndarray:
     if sweep.design == "morris":
         from SALib.sample import morris
 
-        levels = sweep.levels
-        return morris.sample(problem, sweep.samples, num_levels=levels, seed=config.seed)
+        return morris.sample(problem, sweep.samples, num_levels=sweep.levels, seed=config.seed)
     raise ConfigError("sweep.design", sweep.design, "a sampled design (lhs, sobol, morris)")
 
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import polars as pl
 
-from experiments.config import ExperimentConfig, to_toml
+from experiments.config import ExperimentConfig, brief, to_toml
 from experiments.design import Plan
 from sim.run import RunResult, RunSpec
 
@@ -212,7 +212,7 @@ def read_manifest(root: str | Path, *, strict: bool = True) -> dict[str, Any]:
     if damage:
         key, value, expected = damage
         raise StoreError(
-            f"{path}: {key}: got {_short(value)}, expected {expected} (--fresh starts over)"
+            f"{path}: {key}: got {brief(value)}, expected {expected} (--fresh starts over)"
         )
     return manifest
 
@@ -257,11 +257,6 @@ def _manifest_damage(manifest: dict[str, Any]) -> tuple[str, Any, str] | None:
     ):
         return "design.parameters", parameters, "a JSON object of swept parameters"
     return None
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _reason(err: BaseException) -> str:
