@@ -1,7 +1,7 @@
 """Client organization: a buying center of stakeholders, its opportunities and its account.
 
 Stakeholders are parallel lists inside the organization (trust T, ceiling T_max, favourable
-count n, commitment C, role), which is faster than one agent each for 4-15 people.
+count n, commitment C; index 0 is the decider), which is faster than one agent each for 4-15 people.
 Processes: `selling` (one opportunity from first contact to decision), `nurturing`
 (non-selling nemawashi contacts), `circulating_ringi`, `maintaining_account` (renewal,
 expansion, churn) and `suffering_incidents` while the product is in use.
@@ -19,7 +19,6 @@ from agents import rules
 if TYPE_CHECKING:
     from agents.rep import SalesRep
 
-ROLES = ("decider", "buyer", "gatekeeper", "user", "influencer")
 STAGES = ("prospect", "engaged", "evaluation", "ringi", "customer", "churned", "lost")
 OUTCOMES = ("won", "lost", "stalled", "open")
 
@@ -85,7 +84,6 @@ class ClientOrganization(mesa.Agent):
         self.n_approvers = min(
             size, int(draw.integers(market.n_approvers_min, market.n_approvers_max + 1))
         )
-        self.roles = [ROLES[min(i, 3) if i < 3 else 3 + (i % 2)] for i in range(size)]
         self.trust = [market.trust_initial] * size
         self.ceiling = [market.trust_ceiling] * size
         self.favourable = [0] * size

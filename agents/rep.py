@@ -12,13 +12,12 @@ import mesa
 import simpy
 
 from agents import rules
-from agents.servers import Servers, processed
 
 
 class SalesRep(mesa.Agent):
     """A reseller rep selling the vendor's product."""
 
-    def __init__(self, model, index: int, rngs) -> None:
+    def __init__(self, model, index: int, rngs, capacity) -> None:
         super().__init__(model)
         p = model.params
         self.index = index
@@ -26,10 +25,9 @@ class SalesRep(mesa.Agent):
         self.hired_day = 0.0
         self.bicultural = p.partner.bicultural
         self.misread_chance = model.misread_probability(self.bicultural)
-        self.capacity = Servers(model.env, capacity=1)
+        self.capacity = capacity  # a one-server Resource made by the model
         self.territory: list = []
         self.open_deals = 0
-        self.meetings_held = 0
 
     def learn(self, gain: float) -> None:
         """Co-selling and enablement: bicultural skill moves `gain` of the way to 1."""
@@ -60,9 +58,8 @@ class SalesRep(mesa.Agent):
         Yield the event: it triggers when the meeting is over and the rep free again.
         """
         m = self.model
-        self.meetings_held += 1
         if not m.params.mechanisms.capacity:
-            return processed(m.env)  # meetings take no rep time
+            return m.done()  # meetings take no rep time
         share = self.selling_share()
         return self.capacity.hold(length * m.meeting_days / (share if share > 0.05 else 0.05))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import mesa
 
 from agents import rules
-from agents.servers import Servers
 
 FORECAST_STAGE_WEIGHTS = {"engaged": 0.1, "evaluation": 0.4, "ringi": 0.7}  # of a deal's value
 MISREAD_FORECAST_SHARE = 0.1  # of a deal's value, per misread signal, in the forecast
@@ -21,15 +20,14 @@ MISREAD_FORECAST_SHARE = 0.1  # of a deal's value, per misread signal, in the fo
 class Vendor(mesa.Agent):
     """The U.S. software vendor."""
 
-    def __init__(self, model, rngs) -> None:
+    def __init__(self, model, rngs, desk) -> None:
         super().__init__(model)
         policy = model.params.policy
         self.rngs = rngs
         self.turnaround_days = policy.turnaround_days
-        self.desk = Servers(model.env, capacity=policy.support_staff)
+        self.desk = desk  # a Resource of policy.support_staff servers, made by the model
         self.support_cut = False
         self.forecast_usd = 0.0
-        self.market_value_usd = 0.0
         self.answers_this_month = 0
         self.fast_answers_this_month = 0
 
@@ -145,8 +143,6 @@ class Vendor(mesa.Agent):
             for c in m.clients
             if c.deal is not None
         )
-        years = max(m.env.now / rules.YEAR_DAYS, 1e-9)
-        self.market_value_usd = m.bookings_usd / years + self.forecast_usd
 
     # ---------------------------------------------------------------- relationship
     def visiting(self):

@@ -14,8 +14,8 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from agents import policies
-from agents.policies import ConfigError
+from agents import parameters
+from agents.parameters import ConfigError
 
 if TYPE_CHECKING:
     from experiments.design import Plan
@@ -51,7 +51,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if key in overrides:  # as a config refuses a key written twice
             raise ConfigError(key, value, f"each parameter once (--set {key} is given twice)")
         overrides[key] = value
-    params = policies.build(args.market, args.policy, overrides)
+    params = parameters.build(args.market, args.policy, overrides)
     if not 0 < args.years <= 200:  # written this way so that NaN fails too
         raise ConfigError("years", args.years, "a number of years in (0, 200]")
     if args.seed < 0:  # numpy's SeedSequence would raise a bare ValueError mid-run
@@ -107,13 +107,13 @@ def summary(row: dict[str, Any], out: Path) -> str:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    print("markets: " + ", ".join(policies.market_names()))
-    print("presets: " + ", ".join(policies.PRESET_NAMES))
+    print("markets: " + ", ".join(parameters.market_names()))
+    print("presets: " + ", ".join(parameters.PRESET_NAMES))
     print()
     print("policy presets (differences from the defaults below):")
-    default = policies.Policy()
-    for name in policies.PRESET_NAMES:
-        preset = policies.PRESETS[name]
+    default = parameters.Policy()
+    for name in parameters.PRESET_NAMES:
+        preset = parameters.PRESETS[name]
         diffs = [
             f"{f}={getattr(preset, f)}"
             for f in preset.__dataclass_fields__
@@ -121,9 +121,9 @@ def cmd_presets(args: argparse.Namespace) -> int:
         ]
         print(f"  {name}: " + ", ".join(diffs))
     print()
-    params = policies.build(args.market, args.policy)
+    params = parameters.build(args.market, args.policy)
     print(f"parameters for market {args.market}, policy {args.policy} (key, default, unit, range):")
-    for row in policies.parameter_table(params):
+    for row in parameters.parameter_table(params):
         unit = f" [{row['unit']}]" if row["unit"] else ""
         print(f"  {row['key']} = {row['value']!r}{unit}  ({row['range']}) {row['doc']}")
     return 0

@@ -7,7 +7,7 @@ The keys `market` and `policy` in a sweep are special: their values are market p
 policy preset names. See docs/EXPERIMENTS.md for the format.
 
 Everything is checked when the config is constructed, by building the model's parameters
-(`agents.policies.build`) with each swept value, so an unknown parameter, a value out of
+(`agents.parameters.build`) with each swept value, so an unknown parameter, a value out of
 range or a wrong type fails at load time with the dotted key that holds it, e.g.
 `sweep.parameters.policy.urgency: got 1.5, expected a value in [0, 1]`.
 """
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents import policies
-from agents.policies import ConfigError
+from agents import parameters
+from agents.parameters import ConfigError
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 SAMPLED_DESIGNS = ("lhs", "sobol", "morris")
@@ -287,8 +287,8 @@ def _validate(config: ExperimentConfig) -> None:
     object.__setattr__(config, "years", float(years))
     _check_int("replications", config.replications, 1, 1_000_000)
     _check_int("seed", config.seed, 0, 2**63 - 1)
-    _check_name("base.market", config.market, policies.market_names())
-    _check_name("base.policy", config.policy, list(policies.PRESETS))
+    _check_name("base.market", config.market, parameters.market_names())
+    _check_name("base.policy", config.policy, list(parameters.PRESETS))
     _validate_sweep_options(config.sweep)
     points = design_point_count(config.sweep)
     if points * config.replications > MAX_RUNS:
@@ -318,7 +318,7 @@ def _validate(config: ExperimentConfig) -> None:
                 f"a parameter that is not swept (sweep.parameters.{swept[key]} sets {key})",
             )
     try:
-        base = policies.build(config.market, config.policy, overrides)
+        base = parameters.build(config.market, config.policy, overrides)
     except ConfigError as err:
         raise _rekeyed(err, "base.set", overrides) from None
     # sorted: the order of [base.set] lines changes nothing, so it must not change the hash
@@ -412,7 +412,7 @@ def _base_combinations(config: ExperimentConfig) -> list[tuple[str, str]]:
     for key, names in named.items():
         if not names:
             raise _error(f"sweep.parameters.{key}", [], "a non-empty list of names")
-        allowed = policies.market_names() if key == "market" else list(policies.PRESETS)
+        allowed = parameters.market_names() if key == "market" else list(parameters.PRESETS)
         for name in names:
             _check_name(f"sweep.parameters.{key}", name, allowed)
         if len(set(names)) != len(names):
@@ -441,7 +441,7 @@ def _validate_parameter(
                 raise _error(where, value, "single values (numbers, strings or booleans)")
             for market, preset in combos:
                 params = _build_one(market, preset, overrides, swept.key, value, where)
-            values.append(policies.flatten(params)[swept.key])
+            values.append(parameters.flatten(params)[swept.key])
         if len(set(map(repr, values))) != len(values):
             raise _error(where, list(swept.values), "distinct values")
         return SweptParameter(key=swept.key, values=tuple(values))
@@ -452,7 +452,7 @@ def _validate_parameter(
     if not low < high:
         raise _error(where, bounds, "low < high")
     market, preset = combos[0]
-    current = policies.flatten(policies.build(market, preset, overrides)).get(swept.key)
+    current = parameters.flatten(parameters.build(market, preset, overrides)).get(swept.key)
     if current is None:
         raise _error(where, bounds, "a known parameter name (see `partnersim presets`)")
     kind = type(current)
@@ -468,9 +468,9 @@ def _validate_parameter(
 
 def _build_one(
     market: str, preset: str, overrides: dict[str, Any], key: str, value: Any, where: str
-) -> policies.Parameters:
+) -> parameters.Parameters:
     try:
-        return policies.build(market, preset, {**overrides, key: value})
+        return parameters.build(market, preset, {**overrides, key: value})
     except ConfigError as err:
         if err.key == key:
             raise _error(where, value, err.expected) from None
@@ -484,9 +484,9 @@ def _rekeyed(err: ConfigError, prefix: str, overrides: dict[str, Any]) -> Config
     return _error(f"{prefix} ({err.key})", err.value, err.expected)
 
 
-def _normalized(params: policies.Parameters, overrides: dict[str, Any]) -> dict[str, Any]:
+def _normalized(params: parameters.Parameters, overrides: dict[str, Any]) -> dict[str, Any]:
     """Overrides as the model stores them (ints given for float parameters become floats)."""
-    flat = policies.flatten(params)
+    flat = parameters.flatten(params)
     return {key: flat[key] for key in overrides}
 
 

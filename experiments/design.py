@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from agents import policies
-from agents.policies import ConfigError, Parameters
+from agents import parameters
+from agents.parameters import ConfigError, Parameters
 from experiments.config import NAMED_SWEEPS, ExperimentConfig, SweptParameter
 from sim.run import RunSpec
 
@@ -182,10 +182,10 @@ def point_parameters(config: ExperimentConfig, point: DesignPoint, cache: dict) 
     """The model parameters of a design point; a bad combination names the swept key."""
     market, preset = point.market(config), point.policy(config)
     if (market, preset) not in cache:
-        cache[market, preset] = (policies.load_market(market), policies.load_preset(preset))
+        cache[market, preset] = (parameters.load_market(market), parameters.load_preset(preset))
     overrides = point.overrides(config)
     try:
-        return policies.build(*cache[market, preset], overrides)
+        return parameters.build(*cache[market, preset], overrides)
     except ConfigError as err:
         swept = dict(point.values)
         if err.key in swept:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from agents.policies import PRESET_NAMES, ConfigError
+from agents.parameters import PRESET_NAMES, ConfigError
 
 # Client stages in the monthly table's `pipeline_<stage>` columns, in the model's order.
 STAGES = ("prospect", "engaged", "evaluation", "ringi", "customer", "churned", "lost")

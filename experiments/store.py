@@ -550,7 +550,7 @@ class ResultStore:
 
     def _point_overrides(self, spec: RunSpec) -> dict[str, Any]:
         """The overridden and swept parameters of a spec, from the manifest's lists."""
-        from agents.policies import flatten
+        from agents.parameters import flatten
 
         flat = flatten(spec.params)
         keys = [*self.manifest.get("overrides", {}), *self.manifest.get("swept", [])]

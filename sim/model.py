@@ -18,13 +18,14 @@ import mesa
 import numpy as np
 import simpy
 
-from agents import policies, rules
+from agents import parameters, rules
 from agents.client import STAGES, ClientOrganization
 from agents.economy import Economy
-from agents.policies import ConfigError, Parameters
+from agents.parameters import ConfigError, Parameters
 from agents.rep import SalesRep
 from agents.reseller import Reseller
 from agents.vendor import Vendor
+from sim import engine
 from sim import rng as rngs
 from sim.record import Recorder
 
@@ -58,8 +59,8 @@ class PartnershipModel(mesa.Model):
 
     def __init__(
         self,
-        market: str | policies.Market = "japan",
-        policy: str | policies.Policy = "hybrid",
+        market: str | parameters.Market = "japan",
+        policy: str | parameters.Policy = "hybrid",
         years: float = 5,
         seed: int | np.random.SeedSequence | None = None,
         rng: int | np.random.SeedSequence | None = None,
@@ -72,9 +73,9 @@ class PartnershipModel(mesa.Model):
         super().__init__(seed=int(root.generate_state(1)[0]))
         dotted = {key.replace("__", "."): value for key, value in overrides.items()}
         if params is None:
-            params = policies.build(market, policy, dotted)
+            params = parameters.build(market, policy, dotted)
         else:
-            params = policies.with_overrides(params, dotted)
+            params = parameters.with_overrides(params, dotted)
         if not (isinstance(years, int | float) and 0 < years <= 200):
             raise ConfigError("years", years, "a number of years in (0, 200]")
         self.params = params
@@ -94,10 +95,13 @@ class PartnershipModel(mesa.Model):
         self._derive()
 
         self.economy = Economy(self, rngs.stream(root, rngs.ECONOMY_KEY, "economy"))
-        self.vendor = Vendor(self, rngs.Streams(root, rngs.VENDOR_KEY))
+        desk = engine.Servers(self.env, capacity=params.policy.support_staff)
+        self.vendor = Vendor(self, rngs.Streams(root, rngs.VENDOR_KEY), desk)
         self.reseller = Reseller(self)
         reps = [
-            SalesRep(self, i, rngs.Streams(root, rngs.REP_KEY_BASE + i))
+            SalesRep(
+                self, i, rngs.Streams(root, rngs.REP_KEY_BASE + i), engine.Servers(self.env, 1)
+            )
             for i in range(params.partner.reps)
         ]
         self.reseller.reps = reps
@@ -169,9 +173,11 @@ class PartnershipModel(mesa.Model):
     @property
     def events(self) -> int:
         """SimPy events processed so far (scheduled minus still queued)."""
-        # simpy numbers every scheduled event with an itertools.count; its repr is "count(N)"
-        scheduled = int(repr(self.env._eid)[6:-1])
-        return scheduled - len(self.env._queue)
+        return engine.events_processed(self.env)
+
+    def done(self) -> simpy.Event:
+        """An event that has already happened: a process yielding it goes straight on."""
+        return engine.processed(self.env)
 
     def misread_probability(self, bicultural: float) -> float:
         """Chance that a meeting held by a rep of this bicultural skill is misread."""
@@ -182,7 +188,7 @@ class PartnershipModel(mesa.Model):
     def set_policy(self, **levers: Any) -> None:
         """Change policy parameters mid-run (a strategist's decision between months)."""
         dotted = {f"policy.{name}": value for name, value in levers.items()}
-        self.params = policies.with_overrides(self.params, dotted)
+        self.params = parameters.with_overrides(self.params, dotted)
         self._derive()
         if not self.vendor.support_cut:
             self.vendor.set_staff(self.params.policy.support_staff)

@@ -60,14 +60,6 @@ DEAL_SCHEMA: dict[str, Any] = {
 }
 assert tuple(DEAL_SCHEMA) == DEAL_FIELDS
 
-LEDGER_SCHEMA: dict[str, Any] = {
-    "day": pl.Float64,
-    "client": pl.Int64,
-    "kind": pl.String,
-    "amount_usd": pl.Float64,
-}
-COST_SCHEMA: dict[str, Any] = {"day": pl.Float64, "kind": pl.String, "amount_usd": pl.Float64}
-
 
 class Recorder:
     """What happened in one run, in plain Python lists."""
@@ -120,9 +112,3 @@ class Recorder:
     def deals_frame(self) -> pl.DataFrame:
         rows = [tuple(getattr(d, f) for f in DEAL_FIELDS) for d in self.deals]
         return pl.DataFrame(rows, schema=DEAL_SCHEMA, orient="row")
-
-    def ledger_frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.ledger, schema=LEDGER_SCHEMA, orient="row")
-
-    def costs_frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.costs, schema=COST_SCHEMA, orient="row")

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from agents import policies, rules
-from agents.policies import Parameters
+from agents import parameters, rules
+from agents.parameters import Parameters
 from sim import rng as rngs
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def make_spec(
     **kwargs: Any,
 ) -> RunSpec:
     """Convenience: a RunSpec from names and dotted overrides."""
-    return RunSpec(params=policies.build(market, policy, overrides), **kwargs)
+    return RunSpec(params=parameters.build(market, policy, overrides), **kwargs)
 
 
 def run_model(spec: RunSpec) -> PartnershipModel:
@@ -124,7 +124,7 @@ def runs_row(spec: RunSpec, model: PartnershipModel) -> dict[str, Any]:
         "seed_entropy": str(spec.seed),
         "seed_spawn_key": ",".join(map(str, spec.spawn_key)),
         "years": float(spec.years),
-        **policies.flatten(p),
+        **parameters.flatten(p),
         "revenue_year1_usd": revenue_y1,
         "revenue_total_usd": model.revenue_usd,
         "revenue_per_rep_year1_usd": revenue_y1 / p.partner.reps,

@@ -2,7 +2,7 @@
 
 Public, for property-based tests of the model and of users' own variants of it (see
 docs/PROPERTY_TESTS.md). Every strategy reads the `param(...)` declarations of
-`agents/policies.py`, so a parameter added there is drawn here without a change, always
+`agents/parameters.py`, so a parameter added there is drawn here without a change, always
 within its declared range. Each drawn value is either the base profile's or preset's
 value or a fresh one, so a failing example shrinks towards a shipped configuration with
 the fewest changes. Runs are kept small (a few dozen clients, a few reps, up to three
@@ -28,11 +28,11 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from agents import policies as declared
-from agents.policies import (
+from agents import parameters as declared
+from agents.parameters import (
     PRESET_NAMES,
     Culture,
-    Economy,
+    EconomyParameters,
     Market,
     Mechanisms,
     Parameters,
@@ -40,7 +40,7 @@ from agents.policies import (
     Policy,
     Product,
     Trust,
-    Vendor,
+    VendorParameters,
 )
 from sim.run import RunSpec
 
@@ -320,14 +320,18 @@ def trust_settings(overrides: Overrides | None = None, vary: bool = True) -> Sea
     return _group(Trust, Trust(), overrides or {}, vary)
 
 
-def vendors(overrides: Overrides | None = None, vary: bool = True) -> SearchStrategy[Vendor]:
+def vendors(
+    overrides: Overrides | None = None, vary: bool = True
+) -> SearchStrategy[VendorParameters]:
     """The vendor's costs, discount rate and support-cut factor."""
-    return _group(Vendor, Vendor(), overrides or {}, vary)
+    return _group(VendorParameters, VendorParameters(), overrides or {}, vary)
 
 
-def economies(overrides: Overrides | None = None, vary: bool = True) -> SearchStrategy[Economy]:
+def economies(
+    overrides: Overrides | None = None, vary: bool = True
+) -> SearchStrategy[EconomyParameters]:
     """Downturn arrivals (up to two a year), lengths and effects."""
-    return _group(Economy, Economy(), overrides or {}, vary)
+    return _group(EconomyParameters, EconomyParameters(), overrides or {}, vary)
 
 
 def switches() -> SearchStrategy[bool]:
@@ -438,8 +442,8 @@ GROUP_CLASSES: dict[str, type] = {
     "partner": Partner,
     "product": Product,
     "trust": Trust,
-    "vendor": Vendor,
-    "economy": Economy,
+    "vendor": VendorParameters,
+    "economy": EconomyParameters,
     "mechanisms": Mechanisms,
 }
 _PAIRED = {key for pair in ORDERED_PAIRS for key in pair}

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from agents.policies import ConfigError
+from agents.parameters import ConfigError
 from experiments import cli
 
 ROOT = Path(__file__).resolve().parents[1]

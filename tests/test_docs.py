@@ -1,4 +1,4 @@
-"""docs/ODD.md's parameter table (Appendix A.1) says what `agents/policies.py` declares.
+"""docs/ODD.md's parameter table (Appendix A.1) says what `agents/parameters.py` declares.
 
 Each row's default, Japan and U.S. values, range, unit, meaning and source are compared with
 the declarations and the market profiles, so the documentation cannot drift from the code.
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agents import policies
+from agents import parameters
 
 ODD = Path(__file__).resolve().parents[1] / "docs" / "ODD.md"
 COLUMNS = ("key", "default", "japan", "us", "range", "unit", "meaning", "source")
@@ -47,8 +47,8 @@ def declared_defaults() -> dict[str, Any]:
             else:
                 defaults[key] = f.default
 
-    for group in dataclasses.fields(policies.Parameters):
-        walk(getattr(policies, group.type), group.name)  # the type is its name, a string
+    for group in dataclasses.fields(parameters.Parameters):
+        walk(getattr(parameters, group.type), group.name)  # the type is its name, a string
     return defaults
 
 
@@ -67,8 +67,8 @@ def range_words(text: str) -> str:
     return re.sub(r"-?\d[\d_.e+-]*", lambda m: repr(float(m.group().replace("_", ""))), text)
 
 
-JAPAN = {row["key"]: row for row in policies.parameter_table(policies.build("japan", "hybrid"))}
-US = {row["key"]: row for row in policies.parameter_table(policies.build("us", "hybrid"))}
+JAPAN = {row["key"]: row for row in parameters.parameter_table(parameters.build("japan", "hybrid"))}
+US = {row["key"]: row for row in parameters.parameter_table(parameters.build("us", "hybrid"))}
 
 
 def test_every_parameter_is_documented_once_and_nothing_else() -> None:

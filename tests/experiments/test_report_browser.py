@@ -30,7 +30,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from agents.policies import ConfigError
+from agents.parameters import ConfigError
 from experiments import report
 from sim.run import make_spec, simulate
 

@@ -19,7 +19,7 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 from watch import Watch, assert_holds, build, observe, spec_of
 
-from agents import policies
+from agents import parameters
 from experiments import config as experiment_config
 from sim import strategies
 from sim.model import PartnershipModel
@@ -252,7 +252,6 @@ def population(model: PartnershipModel) -> list[tuple]:
             c.value_ratio,
             c.size,
             c.n_approvers,
-            tuple(c.roles),
             tuple(c.trust),
             tuple(c.ceiling),
             reps[id(c)],
@@ -303,7 +302,7 @@ SIZES = ("market.clients", "partner.reps")  # a million clients is slow, not stu
 def bound_cases() -> list[tuple[str, object]]:
     """(dotted key, value) for each end of every declared numeric range."""
     cases = []
-    for row in policies.parameter_table(policies.build("japan", "hybrid")):
+    for row in parameters.parameter_table(parameters.build("japan", "hybrid")):
         value = row["value"]
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
@@ -329,21 +328,21 @@ def test_every_parameter_at_its_bounds_lets_the_clock_reach_the_horizon(key, val
     overrides = {"market.clients": 5, "partner.reps": 1, key: value}
     if key in PAIRED:  # keep the ordered pair valid: both ends at the same value
         overrides[PAIRED[key]] = value
-    for market in policies.market_names():
+    for market in parameters.market_names():
         watch = Watch(build(spec_of(market, "hybrid", overrides, years=0.5))).run(
             max_events=200_000
         )
         assert_holds(watch, "liveness")
 
 
-MONEY_KEYS = [key for key, value in bound_cases() if value == policies.MAX_USD]
+MONEY_KEYS = [key for key, value in bound_cases() if value == parameters.MAX_USD]
 
 
 @pytest.mark.parametrize("key", MONEY_KEYS)
 def test_money_at_its_bound_keeps_every_output_finite(key) -> None:
     """The bound on money parameters keeps every sum of them in the tables finite."""
-    overrides = {"market.clients": 20, "partner.reps": 2, key: policies.MAX_USD}
-    for market in policies.market_names():
+    overrides = {"market.clients": 20, "partner.reps": 2, key: parameters.MAX_USD}
+    for market in parameters.market_names():
         result = simulate(spec_of(market, "us_urgency", overrides, years=2.0))
         for name in FRAMES:
             floats = getattr(result, name).select(pl.selectors.float())

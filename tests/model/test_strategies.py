@@ -10,22 +10,22 @@ import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
-from agents import policies
-from agents.policies import ConfigError, Mechanisms, Parameters
+from agents import parameters
+from agents.parameters import ConfigError, Mechanisms, Parameters
 from sim import strategies
 from sim.model import PartnershipModel
 from sim.run import RunSpec
 
 GROUPS = {
-    "market": policies.Market,
-    "market.culture": policies.Culture,
-    "policy": policies.Policy,
-    "partner": policies.Partner,
-    "product": policies.Product,
-    "trust": policies.Trust,
-    "vendor": policies.Vendor,
-    "economy": policies.Economy,
-    "mechanisms": policies.Mechanisms,
+    "market": parameters.Market,
+    "market.culture": parameters.Culture,
+    "policy": parameters.Policy,
+    "partner": parameters.Partner,
+    "product": parameters.Product,
+    "trust": parameters.Trust,
+    "vendor": parameters.VendorParameters,
+    "economy": parameters.EconomyParameters,
+    "mechanisms": parameters.Mechanisms,
 }
 # Coverage checks only need one example each, not the smallest one.
 FIRST_FOUND = settings(database=None, phases=[Phase.generate], max_examples=1000)
@@ -38,7 +38,9 @@ SCALAR_FIELDS = [
 
 
 def test_small_ranges_and_pairs_name_declared_parameters() -> None:
-    declared = {row["key"] for row in policies.parameter_table(policies.build("japan", "hybrid"))}
+    declared = {
+        row["key"] for row in parameters.parameter_table(parameters.build("japan", "hybrid"))
+    }
     assert set(strategies.SMALL) <= declared
     assert {key for pair in strategies.ORDERED_PAIRS for key in pair} <= declared
 
@@ -51,9 +53,9 @@ def test_run_specs_are_small_and_valid(spec: RunSpec) -> None:
     assert 1 <= p.partner.reps <= 4
     assert 0.5 <= spec.years <= 3.0
     # re-validating every value through the dotted-override path accepts them all
-    assert policies.with_overrides(p, policies.flatten(p)) == p
-    assert p.market.name in policies.market_names()
-    assert p.policy.name in policies.PRESET_NAMES
+    assert parameters.with_overrides(p, parameters.flatten(p)) == p
+    assert p.market.name in parameters.market_names()
+    assert p.policy.name in parameters.PRESET_NAMES
 
 
 @given(data=st.data())
@@ -97,27 +99,27 @@ def test_unknown_override_is_refused() -> None:
 
 FLOAT_KEYS = [
     row["key"]
-    for row in policies.parameter_table(policies.build("japan", "hybrid"))
+    for row in parameters.parameter_table(parameters.build("japan", "hybrid"))
     if isinstance(row["value"], float)
 ]
 
 
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan], ids=str)
 def test_a_number_that_is_not_finite_is_refused(value: float) -> None:
-    params = policies.build("japan", "hybrid")
+    params = parameters.build("japan", "hybrid")
     for key in FLOAT_KEYS:
         with pytest.raises(ConfigError, match="expected a finite number") as refused:
-            policies.with_overrides(params, {key: value})
+            parameters.with_overrides(params, {key: value})
         assert str(refused.value).startswith(f"{key}: got {value!r}")
 
 
 def test_a_name_is_chosen_not_set() -> None:
-    params = policies.build("japan", "hybrid")
+    params = parameters.build("japan", "hybrid")
     for key, other in (("market.name", "us"), ("policy.name", "us_urgency")):
         with pytest.raises(ConfigError, match=rf"^{key}: got '{other}', expected a \w+ chosen"):
-            policies.with_overrides(params, {key: other})
+            parameters.with_overrides(params, {key: other})
     same = {"market.name": "japan", "policy.name": "hybrid"}  # a row read back: no change
-    assert policies.with_overrides(params, same) == params
+    assert parameters.with_overrides(params, same) == params
 
 
 @pytest.mark.parametrize("switch", [f.name for f in dataclasses.fields(Mechanisms)])
@@ -132,9 +134,9 @@ def test_every_mechanism_switch_is_drawn_both_ways(switch: str) -> None:
         assert getattr(found.params.mechanisms, switch) is wanted
 
 
-@pytest.mark.parametrize("profile", policies.market_names())
+@pytest.mark.parametrize("profile", parameters.market_names())
 def test_every_profile_and_preset_is_drawn(profile: str) -> None:
-    for preset in policies.PRESET_NAMES:
+    for preset in parameters.PRESET_NAMES:
         find(
             strategies.parameters(),
             lambda p, preset=preset: (p.market.name, p.policy.name) == (profile, preset),

@@ -16,13 +16,13 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from agents import policies
+from agents import parameters
 from sim.run import RunSpec, simulate
 
 SEED = 20261127
 REPLICATIONS = 8
 MARKETS = ("japan", "us")
-PRESETS = policies.PRESET_NAMES
+PRESETS = parameters.PRESET_NAMES
 TARGET_USD = 500_000.0
 
 # (market, preset, overrides) of every variant the facts compare
@@ -36,7 +36,7 @@ for _m in MARKETS:
 @pytest.fixture(scope="module")
 def results() -> dict[tuple, list]:
     specs = [
-        RunSpec(params=policies.build(m, p, dict(ov)), years=5, seed=SEED, replication=r)
+        RunSpec(params=parameters.build(m, p, dict(ov)), years=5, seed=SEED, replication=r)
         for m, p, ov in VARIANTS
         for r in range(REPLICATIONS)
     ]

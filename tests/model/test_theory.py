@@ -8,7 +8,7 @@ Gamma(k, lambda * q).
 import numpy as np
 from scipy import stats
 
-from agents import policies, rules
+from agents import parameters, rules
 from sim.run import RunSpec, run_model
 
 INTERVAL_DAYS = 10.0  # mean days between meetings: lambda = 0.1 per day
@@ -53,7 +53,7 @@ DEGENERATE = {
 def close_times(market: str, seeds: range) -> np.ndarray:
     days = []
     for seed in seeds:
-        spec = RunSpec(params=policies.build(market, "hybrid", DEGENERATE), years=4, seed=seed)
+        spec = RunSpec(params=parameters.build(market, "hybrid", DEGENERATE), years=4, seed=seed)
         model = run_model(spec)
         for deal in model.recorder.deals:
             assert deal.outcome == "won"
@@ -62,7 +62,7 @@ def close_times(market: str, seeds: range) -> np.ndarray:
 
 
 def test_time_to_close_is_gamma_k_lambda_q():
-    k = rules.comfort_interactions(policies.load_market("us").culture.uai)
+    k = rules.comfort_interactions(parameters.load_market("us").culture.uai)
     assert k == 5
     days = close_times("us", range(3))
     rate = FIT / INTERVAL_DAYS
@@ -75,10 +75,10 @@ def test_time_to_close_is_gamma_k_lambda_q():
 
 
 def test_japanese_k_gives_a_longer_gamma():
-    k = rules.comfort_interactions(policies.load_market("japan").culture.uai)
+    k = rules.comfort_interactions(parameters.load_market("japan").culture.uai)
     assert k == 14
     overrides = {**DEGENERATE, "mechanisms.ringi": False}
-    spec = RunSpec(params=policies.build("japan", "hybrid", overrides), years=8, seed=11)
+    spec = RunSpec(params=parameters.build("japan", "hybrid", overrides), years=8, seed=11)
     days = np.array([d.decision_day - d.first_contact_day for d in run_model(spec).recorder.deals])
     rate = FIT / INTERVAL_DAYS
     assert stats.kstest(days, stats.gamma(a=k, scale=1.0 / rate).cdf).pvalue > 0.01

@@ -21,7 +21,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from agents import policies, rules
+from agents import parameters, rules
 from agents.client import OUTCOMES, STAGES
 from sim.model import PartnershipModel
 from sim.run import RunSpec
@@ -577,7 +577,7 @@ def spec_of(
 ) -> RunSpec:
     """A spec from a shipped profile, a preset and dotted overrides (to pin `@example`s)."""
     return RunSpec(
-        params=policies.build(market, preset, overrides),
+        params=parameters.build(market, preset, overrides),
         years=years,
         seed=seed,
         replication=replication,
@@ -587,8 +587,8 @@ def spec_of(
 def describe(spec: RunSpec) -> str:
     """The `spec_of(...)` call that rebuilds a drawn spec: only what differs is spelled out."""
     p = spec.params
-    base = policies.flatten(policies.build(p.market.name, p.policy.name))
-    changed = {k: v for k, v in policies.flatten(p).items() if base[k] != v}
+    base = parameters.flatten(parameters.build(p.market.name, p.policy.name))
+    changed = {k: v for k, v in parameters.flatten(p).items() if base[k] != v}
     return (
         f"spec_of({p.market.name!r}, {p.policy.name!r}, {changed!r}, years={spec.years!r}, "
         f"seed={spec.seed!r}, replication={spec.replication!r})"

@@ -2,7 +2,7 @@
 
 Each test states one property from docs/ODD.md 7.1 in the rule's own terms: bounds that a
 rule keeps, and the direction in which it moves when one input grows. Inputs are drawn
-from the ranges the parameter declarations in `agents/policies.py` allow.
+from the ranges the parameter declarations in `agents/parameters.py` allow.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""Servers: the FIFO SimPy Resource of reps' meetings and the support desk."""
+"""The engine module: Servers (the FIFO Resource of meetings and the desk) and the SimPy
+internals it relies on; these tests fail loudly if a SimPy upgrade changes them."""
 
 from __future__ import annotations
 
 import simpy
 
-from agents.servers import Servers, processed
+from sim.engine import Servers, processed
 
 
 def uses(*, hold: bool, capacity: int = 1):

@@ -1,4 +1,10 @@
-"""Servers: the SimPy Resource that reps' meetings and the vendor's support desk queue at.
+"""Engine details: the SimPy internals the model relies on for speed, in one place.
+
+Nothing here is domain logic; `tests/model/test_engine.py` fails loudly if a SimPy upgrade
+breaks what this module assumes of SimPy's private fields (`_eid`, `_queue`, `_now`,
+`_active_proc`, `_capacity`, `put_queue`, event `_ok`/`_value`/`callbacks`).
+
+Servers: the SimPy Resource that reps' meetings and the vendor's support desk queue at.
 
 A FIFO `simpy.Resource` specialised for the model's commonest events. A request is granted
 at once when a server is free, else it waits in line; a release hands the server straight
@@ -109,6 +115,13 @@ class Servers(simpy.Resource):
         queue = self.put_queue
         while queue and len(self.users) < self._capacity:
             self.grant(queue.pop(0))
+
+
+def events_processed(env: simpy.Environment) -> int:
+    """SimPy events processed so far: scheduled minus still queued."""
+    # simpy numbers every scheduled event with an itertools.count; its repr is "count(N)"
+    scheduled = int(repr(env._eid)[6:-1])
+    return scheduled - len(env._queue)
 
 
 def processed(env: simpy.Environment) -> simpy.Event:

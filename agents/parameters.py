@@ -1,4 +1,5 @@
-"""Frozen, validated parameter groups: Market, Policy, Partner, Product, Trust, Vendor, Economy.
+"""Frozen, validated parameter groups: Market, Policy, Partner, Product, Trust, VendorParameters,
+EconomyParameters.
 
 Every parameter is declared once with `param(...)`: its default, unit, allowed range and a
 one-line description. Validation, the `partnersim presets` listing, dotted overrides
@@ -315,7 +316,7 @@ class Trust(_Group):
 
 
 @frozen
-class Vendor(_Group):
+class VendorParameters(_Group):
     """The vendor's costs and money."""
 
     PREFIX: ClassVar[str] = "vendor"
@@ -331,7 +332,7 @@ class Vendor(_Group):
 
 
 @frozen
-class Economy(_Group):
+class EconomyParameters(_Group):
     """Downturns: Poisson arrivals that cut client budgets."""
 
     PREFIX: ClassVar[str] = "economy"
@@ -381,8 +382,8 @@ class Parameters:
     partner: Partner = field(default_factory=Partner)
     product: Product = field(default_factory=Product)
     trust: Trust = field(default_factory=Trust)
-    vendor: Vendor = field(default_factory=Vendor)
-    economy: Economy = field(default_factory=Economy)
+    vendor: VendorParameters = field(default_factory=VendorParameters)
+    economy: EconomyParameters = field(default_factory=EconomyParameters)
     mechanisms: Mechanisms = field(default_factory=Mechanisms)
 
 
