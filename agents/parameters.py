@@ -78,9 +78,9 @@ def _check(obj: Any) -> None:
             raise ConfigError(key, value, _range_text(low, high))
 
 
-def _check_order(obj: Any, *pairs: tuple[str, str]) -> None:
-    """Cross-field checks: each (low_name, high_name) pair must satisfy low <= high."""
-    for low, high in pairs:
+def _check_order(obj: Any) -> None:
+    """Cross-field checks: each of the group's ORDERED (low_name, high_name) has low <= high."""
+    for low, high in obj.ORDERED:
         if getattr(obj, low) > getattr(obj, high):
             raise ConfigError(
                 f"{obj.PREFIX}.{low}",
@@ -102,11 +102,21 @@ class _Group:
 
     __slots__ = ()
     PREFIX: ClassVar[str] = ""
+    # pairs of field names whose values must be in order (low <= high)
+    ORDERED: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __post_init__(self) -> None:
         _check(self)
+        _check_order(self)
 
 
+def ordered_pairs() -> tuple[tuple[str, str], ...]:
+    """Every cross-field order rule, as dotted names: (("market.stakeholders_min", ...), ...)."""
+    groups = _Group.__subclasses__()
+    return tuple((f"{g.PREFIX}.{a}", f"{g.PREFIX}.{b}") for g in groups for a, b in g.ORDERED)
+
+
+# Every configuration class of the project is declared with this: frozen, slotted, keyword-only.
 frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
@@ -129,6 +139,12 @@ class Market(_Group):
     """A country's buyers: buying centers, decision rule, trust rates, deal sizes, cadence."""
 
     PREFIX: ClassVar[str] = "market"
+    ORDERED: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("stakeholders_min", "stakeholders_max"),
+        ("n_approvers_min", "n_approvers_max"),
+        ("meeting_interval_min_days", "meeting_interval_max_days"),
+        ("trust_initial", "trust_ceiling"),
+    )
     name: str = param("market", "", doc="profile name")
     culture: Culture = field(default_factory=Culture)
     decision_rule: str = param(
@@ -207,16 +223,6 @@ class Market(_Group):
     )
     requalify_days: float = param(365.0, "days", 0, 36500, "cool-off before a lost client reopens")
 
-    def __post_init__(self) -> None:
-        _check(self)
-        _check_order(
-            self,
-            ("stakeholders_min", "stakeholders_max"),
-            ("n_approvers_min", "n_approvers_max"),
-            ("meeting_interval_min_days", "meeting_interval_max_days"),
-            ("trust_initial", "trust_ceiling"),
-        )
-
 
 PROPOSAL_TIMINGS = ("first_meeting", "after_key_comfortable", "after_consensus")
 
@@ -261,6 +267,7 @@ class Partner(_Group):
     """The reseller and its sales team."""
 
     PREFIX: ClassVar[str] = "partner"
+    ORDERED: ClassVar[tuple[tuple[str, str], ...]] = (("effort_min", "effort_max"),)
     reps: int = param(10, "reps", 1, 10_000, "sales reps on the vendor's product")
     meetings_per_week: float = param(15.0, "meetings/week", 0.1, 1000, "rep meeting capacity")
     max_open_opportunities: int = param(10, "opportunities", 1, 10_000, "open pipeline per rep")
@@ -275,10 +282,6 @@ class Partner(_Group):
     effort_min: float = param(0.3, "share", 0, 1, "effort share at zero commitment")
     effort_max: float = param(0.9, "share", 0, 1, "effort share at full commitment")
     downturn_effort_cut: float = param(0.5, "share", 0, 1, "effort an uncommitted partner moves")
-
-    def __post_init__(self) -> None:
-        _check(self)
-        _check_order(self, ("effort_min", "effort_max"))
 
 
 @frozen
@@ -336,16 +339,15 @@ class EconomyParameters(_Group):
     """Downturns: Poisson arrivals that cut client budgets."""
 
     PREFIX: ClassVar[str] = "economy"
+    ORDERED: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("downturn_min_months", "downturn_max_months"),
+    )
     downturns_per_year: float = param(0.25, "per year", 0, 12, "downturn arrival rate")
     downturn_min_months: float = param(6.0, "months", 0, 120, "shortest downturn")
     downturn_max_months: float = param(12.0, "months", 0, 120, "longest downturn")
     prospect_factor: float = param(0.6, "ratio", 0, 1, "prospecting kept in a downturn")
     stall_factor: float = param(0.7, "ratio", 0, 1, "stall_days kept in a downturn")
     churn_factor: float = param(1.5, "ratio", 1, 10, "churn multiplier in a downturn")
-
-    def __post_init__(self) -> None:
-        _check(self)
-        _check_order(self, ("downturn_min_months", "downturn_max_months"))
 
 
 @frozen

@@ -125,14 +125,7 @@ REDRAW_ONE_IN = 6
 SWITCH_OFF_ONE_IN = 4
 
 # (smaller, larger): the validation rules between fields of one group.
-ORDERED_PAIRS: tuple[tuple[str, str], ...] = (
-    ("market.stakeholders_min", "market.stakeholders_max"),
-    ("market.n_approvers_min", "market.n_approvers_max"),
-    ("market.meeting_interval_min_days", "market.meeting_interval_max_days"),
-    ("market.trust_initial", "market.trust_ceiling"),
-    ("partner.effort_min", "partner.effort_max"),
-    ("economy.downturn_min_months", "economy.downturn_max_months"),
-)
+ORDERED_PAIRS: tuple[tuple[str, str], ...] = declared.ordered_pairs()
 
 # Policy fields a strategist may change mid-run with `PartnershipModel.set_policy`.
 LEVERS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Policy) if f.name != "name")
