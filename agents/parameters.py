@@ -112,8 +112,10 @@ class _Group:
 
 def ordered_pairs() -> tuple[tuple[str, str], ...]:
     """Every cross-field order rule, as dotted names: (("market.stakeholders_min", ...), ...)."""
+    # a slotted dataclass is a new class: its pre-slots original is a subclass too
     groups = _Group.__subclasses__()
-    return tuple((f"{g.PREFIX}.{a}", f"{g.PREFIX}.{b}") for g in groups for a, b in g.ORDERED)
+    pairs = ((f"{g.PREFIX}.{a}", f"{g.PREFIX}.{b}") for g in groups for a, b in g.ORDERED)
+    return tuple(dict.fromkeys(pairs))
 
 
 # Every configuration class of the project is declared with this: frozen, slotted, keyword-only.
