@@ -23,19 +23,15 @@ parts before it, and resumes from them.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
-import threading
 import time
 import tomllib
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -44,6 +40,16 @@ import polars as pl
 
 from experiments.config import ExperimentConfig, brief, to_toml
 from experiments.design import Plan
+from experiments.store.atomic import (
+    TEMP_MARK,
+    flush_to_disk,
+    replace_all,
+    sync_directory,
+    temp_path,
+    uninterrupted,
+    write_atomically,
+    write_bytes_atomically,
+)
 from sim.run import RunResult, RunSpec
 
 TABLES = ("runs", "monthly", "deals")
@@ -60,7 +66,6 @@ PART = re.compile(r"part-(\d{6,})\.parquet")
 # column per parameter), so every COMPACT_RUNS buffered runs are concatenated into one
 # frame: a part of 100 small runs then holds 10 frames per table, not 100 (12 MB).
 COMPACT_RUNS = 10
-TEMP_MARK = ".tmp-"
 DEPENDENCIES = (
     "partnersim",
     "mesa",
@@ -265,76 +270,8 @@ def _reason(err: BaseException) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
-
-
-def _flush_to_disk(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR)  # write access: Windows cannot flush a read-only handle
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sync_directory(folder: Path) -> None:
-    """Make renames in `folder` durable (POSIX); other systems have no directory handle."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """`write(tmp)`, flush it to the disk, rename it to path: a crash leaves the old or new
-    file, and a failed write leaves no temporary file behind."""
-    tmp = _temp_path(path)
-    try:
-        write(tmp)
-        _flush_to_disk(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _sync_directory(path.parent)
-
-
-def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    _write_atomically(path, lambda tmp: tmp.write_bytes(data))
-
-
 def _write_parquet_atomically(frame: pl.DataFrame, path: Path) -> None:
-    _write_atomically(path, frame.write_parquet)
-
-
-def _uninterrupted(method):
-    """Hold Ctrl-C and SIGTERM while `method` updates the store, then deliver them.
-
-    Their handlers raise KeyboardInterrupt at whatever line is running; inside `add` or
-    `flush` that would leave a run counted as stored with some of its tables unbuffered, or
-    a part written but not counted, which a resume could not repair.
-    """
-
-    @functools.wraps(method)
-    def held(*args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread() is not threading.main_thread():
-            return method(*args, **kwargs)  # signals are handled in the main thread only
-        caught: list[int] = []
-        signals = (signal.SIGINT, signal.SIGTERM)
-        previous = [signal.signal(s, lambda signum, frame: caught.append(signum)) for s in signals]
-        try:
-            result = method(*args, **kwargs)
-        finally:
-            for s, handler in zip(signals, previous, strict=True):
-                signal.signal(s, signal.SIG_DFL if handler is None else handler)
-        for signum in dict.fromkeys(caught):  # each once, to the handler it was meant for
-            signal.raise_signal(signum)
-        return result
-
-    return held
+    write_atomically(path, frame.write_parquet)
 
 
 def write_tables(frames: dict[str, pl.DataFrame], folder: Path) -> None:
@@ -348,24 +285,18 @@ def write_tables(frames: dict[str, pl.DataFrame], folder: Path) -> None:
     try:
         for name, frame in frames.items():
             path = folder / f"{name}.parquet"
-            tmp = _temp_path(path)
+            tmp = temp_path(path)
             renames[tmp] = path
             frame.write_parquet(tmp)
-            _flush_to_disk(tmp)
+            flush_to_disk(tmp)
     except BaseException as err:
         for tmp in renames:
             tmp.unlink(missing_ok=True)
         if isinstance(err, OSError | pl.exceptions.PolarsError):
             raise WriteError(path, err) from None
         raise
-    _replace_all(renames)
-    _sync_directory(folder)
-
-
-@_uninterrupted
-def _replace_all(renames: dict[Path, Path]) -> None:
-    for tmp, path in renames.items():
-        os.replace(tmp, path)
+    replace_all(renames)
+    sync_directory(folder)
 
 
 # --- the store -----------------------------------------------------------------------------
@@ -507,7 +438,7 @@ class ResultStore:
 
     # writing
 
-    @_uninterrupted
+    @uninterrupted
     def add(self, result: RunResult) -> None:
         """Buffer one finished run; write a part when the batch is full or old enough."""
         run_id = result.runs["run_id"][0]
@@ -562,7 +493,7 @@ class ResultStore:
         if self._buffered_runs and waited >= self.batch_seconds:
             self.flush()
 
-    @_uninterrupted
+    @uninterrupted
     def flush(self) -> None:
         """Write buffered runs as one part (deals, monthly, then runs) and the failures.
 
@@ -638,7 +569,7 @@ class ResultStore:
     def _write_manifest(self) -> None:
         text = json.dumps(self.manifest, indent=2, default=str) + "\n"
         try:
-            _write_bytes_atomically(self.root / MANIFEST, text.encode())
+            write_bytes_atomically(self.root / MANIFEST, text.encode())
         except OSError as err:
             raise WriteError(self.root / MANIFEST, err) from None
 
