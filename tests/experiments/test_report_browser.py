@@ -96,6 +96,7 @@ def write_experiment(root: Path, name: str, points, *, replications: int, years:
     ).write_parquet(root / "design.parquet")
     config = f'name = "{name}"\nyears = {years}\nreplications = {replications}\nseed = 1\n'
     manifest = {
+        "format": 1,
         "name": name,
         "config_text": config,
         "config_hash": "0123456789abcdef",
