@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sweep_helpers import TINY_BASE, TINY_GRID, run_cli, write_config
 
 from experiments import config
+from tests.experiments.sweep_helpers import TINY_BASE, TINY_GRID, run_cli, write_config
 
 CONFIGS = sorted((Path(config.__file__).parent / "configs").glob("*.toml"))
 

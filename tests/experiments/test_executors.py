@@ -18,7 +18,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sweep_helpers import TINY_RUNS, assert_same_results, run_cli
+
+from tests.experiments.sweep_helpers import TINY_RUNS, assert_same_results, run_cli
 
 
 def test_two_workers_equal_one(reference: Path, tiny_config: Path, tmp_path: Path) -> None:

@@ -14,11 +14,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from sweep_helpers import TINY_BASE, assert_same_results, run_cli, tables, write_config
 
 from experiments import config, design, runner, store
 from experiments.store import result_store
 from sim.run import simulate
+from tests.experiments.sweep_helpers import (
+    TINY_BASE,
+    assert_same_results,
+    run_cli,
+    tables,
+    write_config,
+)
 
 # 3 policies x 4 replications = 12 runs of one year.
 TWELVE = (
