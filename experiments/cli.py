@@ -52,8 +52,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raise ConfigError(key, value, f"each parameter once (--set {key} is given twice)")
         overrides[key] = value
     params = parameters.build(args.market, args.policy, overrides)
-    if not 0 < args.years <= 200:  # written this way so that NaN fails too
-        raise ConfigError("years", args.years, "a number of years in (0, 200]")
+    if not 0 < args.years <= parameters.MAX_YEARS:  # written this way so that NaN fails too
+        raise ConfigError("years", args.years, f"a number of years in (0, {parameters.MAX_YEARS}]")
     if args.seed < 0:  # numpy's SeedSequence would raise a bare ValueError mid-run
         raise ConfigError("seed", args.seed, "a non-negative integer")
     out = Path(args.out)
