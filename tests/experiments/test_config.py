@@ -289,6 +289,7 @@ def test_an_empty_scheduler_address_names_scheduler(
         pass
 
 
+@pytest.mark.slow  # the tiny grid's 60 runs, then another config's: about 4 s
 def test_a_different_config_is_refused_unless_fresh(
     reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
