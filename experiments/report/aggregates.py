@@ -102,13 +102,16 @@ def summary_table(runs: pl.DataFrame, layout: Layout, by: str) -> pl.DataFrame:
     )
 
 
-def order_rows(frame: pl.DataFrame, layout: Layout, by: str, order: Sequence[str]) -> pl.DataFrame:
-    """Sort by market, then by `by` in the given order (unknown names last)."""
+def order_rows(
+    frame: pl.DataFrame, layout: Layout, by: str, order: Sequence[str], then: Sequence[str] = ()
+) -> pl.DataFrame:
+    """Sort by market, then by `by` in the given order (unknown names last), then by `then`."""
     rank = {name: i for i, name in enumerate(order)}
     markets = {name: i for i, name in enumerate(layout.markets)}
     return frame.sort(
         pl.col("market").replace_strict(markets, default=len(markets), return_dtype=pl.Int64),
         pl.col(by).replace_strict(rank, default=len(rank), return_dtype=pl.Int64),
+        *then,
     )
 
 

@@ -70,7 +70,25 @@ def revenue_caption(runs: pl.DataFrame, layout: Layout) -> str:
     )
 
 
-def survival_caption(last: pl.DataFrame) -> str:
+def coinciding(agg: pl.DataFrame, column: str, order: list[str]) -> list[str]:
+    """Series whose lines coincide month by month: ["a and b coincide in japan", ...]."""
+    found = []
+    rank = {name: i for i, name in enumerate(order)}
+    curves = agg.group_by("market", "series", maintain_order=True).agg(
+        pl.col(column).sort_by("month").round(9).alias("curve")
+    )
+    for (market,), group in curves.group_by("market", maintain_order=True):
+        same = group.group_by("curve", maintain_order=True).agg(pl.col("series"))
+        for names in same["series"].to_list():
+            if len(names) > 1:
+                names = sorted(names, key=lambda name: rank.get(name, len(rank)))
+                found.append(f"{', '.join(names[:-1])} and {names[-1]} coincide in {market}")
+    return found
+
+
+def survival_caption(last: pl.DataFrame, agg: pl.DataFrame, order: list[str]) -> str:
+    """`last`: the monthly aggregates of the last month; `agg`: of every month; `order`: the
+    series' order."""
     month = int(last["month"].max())
     if last["active_share"].min() >= 1:
         return f"No partnership ended in any run within {month} months."
@@ -80,11 +98,14 @@ def survival_caption(last: pl.DataFrame) -> str:
         .sort("active_share", descending=True)
         .row(0, named=True)
     )
-    return (
+    text = (
         f"After {month} months the partnership is still active in "
         f"{share(worst['active_share'])} of {worst['series']} runs in {worst['market']}, "
-        f"against {share(best['active_share'])} for {best['series']}."
+        f"against {share(best['active_share'])} for {best['series']}"
     )
+    for same in coinciding(agg, "active_share", order):
+        text += f"; {same}"
+    return text + "."
 
 
 def pipeline_caption(last: pl.DataFrame) -> str:
@@ -117,6 +138,15 @@ def trust_caption(last: pl.DataFrame) -> str:
         parts.append(
             f"{who} ranges from {lo[col]:.2f} ({lo['market']} / {lo['series']}) to "
             f"{hi[col]:.2f} ({hi['market']} / {hi['series']})"
+        )
+    # Stakeholders' trust is defined only in runs with clients in play: say how many.
+    covered = last.with_columns(cover=pl.col("trust_n") / pl.col("n")).sort("cover")
+    fewest = covered.row(0, named=True)
+    if fewest["trust_n"] < fewest["n"]:
+        parts.append(
+            f"the stakeholders' mean covers only runs with an open deal or an account, "
+            f"as few as {fewest['trust_n']} of {fewest['n']} ({fewest['market']} / "
+            f"{fewest['series']})"
         )
     return f"At month {month}, " + "; ".join(parts) + "."
 
@@ -169,7 +199,17 @@ def cycle_caption(quant: pl.DataFrame, per_market: pl.DataFrame) -> str:
     )
 
 
+def _more(row: dict[str, Any]) -> str:
+    """$1.2M more, $300k less: a paired difference in words."""
+    return f"{money(abs(row['mean']))} {'more' if row['mean'] >= 0 else 'less'}"
+
+
+def _ci(row: dict[str, Any]) -> str:
+    return f"95% CI {money(row['lo'])} to {money(row['hi'])}"
+
+
 def paired_caption(paired: pl.DataFrame, layout: Layout) -> str:
+    """The revenue difference the chart shows, in dollars, in the focus market and the others."""
     frame = paired.filter(pl.col("column") == TOTAL_REVENUE)
     market = focus_market(layout)
     sub = frame.filter(pl.col("market") == market) if market else frame
@@ -179,34 +219,15 @@ def paired_caption(paired: pl.DataFrame, layout: Layout) -> str:
             t=(pl.col("mean") / (pl.col("hi") - pl.col("mean")).abs()).abs()
         ).sort("t", descending=True, nulls_last=True)
     row = preferred.row(0, named=True)
-    more = "more" if row["mean"] >= 0 else "less"
-    difference = (
-        f"{money(abs(row['mean']))} {more} per run, 95% CI {money(row['lo'])} to "
-        f"{money(row['hi'])}, over {row['n']} paired replications"
+    text = (
+        f"In {row['market']}, {row['b']} earns {_more(row)} {layout.horizon} revenue than "
+        f"{row['a']} per run ({_ci(row)}, over {row['n']} paired replications)"
     )
-    if telling(row["ratio"]):
-        text = (
-            f"In {row['market']}, {row['b']} earns {times(row['ratio'])} the "
-            f"{layout.horizon} revenue of {row['a']} "
-            f"(95% CI {ratio_text(row['ratio_lo'])}-{ratio_text(row['ratio_hi'])}; "
-            f"{difference})"
-        )
-    else:  # the baseline earns (almost) nothing: state the difference alone
-        text = (
-            f"In {row['market']}, {row['b']} earns {money(abs(row['mean']))} {more} "
-            f"{layout.horizon} revenue than {row['a']} per run (95% CI "
-            f"{money(row['lo'])} to {money(row['hi'])}, over {row['n']} paired replications)"
-        )
     others = frame.filter(
         (pl.col("market") != row["market"]) & (pl.col("a") == row["a"]) & (pl.col("b") == row["b"])
     )
     for other in others.iter_rows(named=True):
-        if not telling(other["ratio"]):
-            continue
-        text += (
-            f"; in {other['market']}, {times(other['ratio'])} as much "
-            f"(95% CI {ratio_text(other['ratio_lo'])}-{ratio_text(other['ratio_hi'])})"
-        )
+        text += f"; in {other['market']}, {_more(other)} ({_ci(other)})"
     return text + "."
 
 

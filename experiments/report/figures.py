@@ -32,7 +32,14 @@ from experiments.report.aggregates import (
     sweep_frame,
     won_days,
 )
-from experiments.report.layout import design_layout, focus_market, short, with_labels
+from experiments.report.formatting import money
+from experiments.report.layout import (
+    design_layout,
+    focus_market,
+    series_title,
+    short,
+    with_labels,
+)
 from experiments.report.reading import Experiment, failed_runs
 from experiments.report.sensitivity import sensitivity_indices
 
@@ -84,6 +91,7 @@ class ReportBuilder:
         self.series_key = key
         self.pooled = pooled
         self.series_order = self.layout.label_order if key == "label" else self.layout.variant_order
+        self.series_title = series_title(self.layout, key)
         self.runs = self.runs.with_columns(series=pl.col(key) if key else pl.col("variant"))
         self.paired = paired_differences(self.runs, self.layout)
 
@@ -117,11 +125,13 @@ class ReportBuilder:
         if self.exp.monthly is None or self.series_key is None:
             return []
         keys = self.runs.select("run_id", "market", "series")
+        order = self.series_order
         agg = monthly_aggregates(self.exp.monthly, keys)
         if agg.is_empty():
             return []
+        # In the series' order: the first series' line is drawn first, under the others.
+        agg = order_rows(agg, self.layout, "series", order, then=["month"])
         last = agg.filter(pl.col("month") == pl.col("month").max())
-        order = self.series_order
         charts = _charts()
         figures = [
             Figure(
@@ -132,17 +142,22 @@ class ReportBuilder:
                     band(agg, "revenue_mean", "n", "revenue_sd"),
                     years=self.layout.years,
                     series_order=order,
-                    subtitle=self._subtitle("mean and 95% CI across replications"),
+                    series_title=self.series_title,
+                    subtitle=self._subtitle("mean across replications; shaded: 95% CI"),
                 ),
             ),
             Figure(
                 "partnership_survival",
                 "Partnership survival",
-                captions.survival_caption(last),
+                captions.survival_caption(last, agg, order),
                 charts.survival_chart(
                     band(agg, "active_share", "n"),
                     series_order=order,
-                    subtitle=self._subtitle("share of runs with the partnership active; 95% CI"),
+                    series_title=self.series_title,
+                    subtitle=[
+                        self._subtitle("share of runs with the partnership active"),
+                        "shaded: 95% CI; lines that coincide are told apart by their dashes",
+                    ],
                 ),
             ),
         ]
@@ -192,7 +207,13 @@ class ReportBuilder:
                     charts.trust_chart(
                         trust,
                         series_order=order,
-                        subtitle=self._subtitle("mean and 95% CI across runs"),
+                        series_title=self.series_title,
+                        subtitle=[
+                            self._subtitle("mean across runs; shaded: 95% CI"),
+                            "client stakeholders: only runs with an open deal or an account "
+                            "(hover for how many); reseller: every run, frozen once its "
+                            "partnership ends",
+                        ],
                     ),
                 )
             )
@@ -213,8 +234,10 @@ class ReportBuilder:
                 _charts().revenue_per_rep_chart(
                     quant,
                     target_usd=target,
+                    target_label=f"target {money(target)}",
                     series_order=self.series_order,
-                    subtitle=self._subtitle("box: quartiles; whisker: 5th-95th percentile"),
+                    series_title=self.series_title,
+                    subtitle=self._subtitle(),
                 ),
             )
         ]
@@ -226,10 +249,20 @@ class ReportBuilder:
         quant = order_rows(
             cycle_quantiles(self.exp.deals, keys), self.layout, "series", self.series_order
         )
-        quant = quant.filter(pl.col("n") > 0)
-        if quant.is_empty():
+        won = quant.filter(pl.col("n") > 0)
+        if won.is_empty():
             self.notes.append("no deal was won in any run: no days-to-close chart")
             return []
+        # Series without a won deal keep their row, which says so.
+        every = self.runs.select("market", "series").unique()
+        quant = order_rows(
+            every.join(quant, on=["market", "series"], how="left").with_columns(
+                pl.col("n").fill_null(0)
+            ),
+            self.layout,
+            "series",
+            self.series_order,
+        )
         per_market = (
             won_days(self.exp.deals, keys)
             .group_by("market")
@@ -240,10 +273,11 @@ class ReportBuilder:
             Figure(
                 "days_to_close",
                 "Days to close a won deal",
-                captions.cycle_caption(quant, per_market),
+                captions.cycle_caption(won, per_market),
                 _charts().days_to_close_chart(
                     quant,
                     series_order=self.series_order,
+                    series_title=self.series_title,
                     subtitle=self._subtitle("won deals pooled across runs"),
                 ),
             )
@@ -271,8 +305,9 @@ class ReportBuilder:
                     pair_order=pairs["pair"].to_list(),
                     outcome_order=[o.name for o in outcomes(self.layout)],
                     market_order=self.layout.markets,
+                    proportions=[o.name for o in outcomes(self.layout) if o.proportion],
                     subtitle=f"B − A within each of up to {n} replications sharing their seeds; "
-                    f"95% CI{'; ' + extra if extra else ''}",
+                    f"mean and 95% CI{'; ' + extra if extra else ''}",
                 ),
             )
         ]
@@ -307,10 +342,19 @@ class ReportBuilder:
                     title=title,
                     subtitle=f"{self.runs.height} runs; {extra}",
                     series_order=series_order,
+                    series_title=series_title(lay, "variant", with_market=len(lay.markets) > 1),
                     outcome_order=order,
+                    formats=self._formats(),
                 ),
             )
         ]
+
+    def _formats(self) -> dict[str, str]:
+        """Each outcome's axis format: dollars or a share."""
+        charts = _charts()
+        return {
+            o.name: charts.SHARE if o.proportion else charts.MONEY for o in outcomes(self.layout)
+        }
 
     def _sweep_series_order(self) -> list[str]:
         if len(self.layout.markets) > 1:
@@ -385,6 +429,8 @@ class ReportBuilder:
             chart = charts.sobol_chart(frame, subtitle=subtitle + "; 95% CI", outcome_order=order)
             caption = captions.sobol_caption(frame, lay)
             return [Figure("sobol_indices", "Sobol sensitivity indices", caption, chart)]
-        chart = charts.morris_chart(frame, subtitle=subtitle, outcome_order=order)
+        chart = charts.morris_chart(
+            frame, subtitle=subtitle, outcome_order=order, formats=self._formats()
+        )
         caption = captions.morris_caption(frame, lay)
         return [Figure("morris_screening", "Morris screening", caption, chart)]

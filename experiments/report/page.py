@@ -4,6 +4,15 @@ Vega, Vega-Lite and vega-embed are inlined as one script (bundled by vl-convert 
 cached on disk), so the page opens without a network. Each figure's Vega-Lite spec is
 embedded as JSON and drawn by vega-embed; the body's `data-charts-rendered` and
 `data-charts-failed` attributes say when all charts are drawn.
+
+The page reads on a phone as on a wide screen. Tables scroll inside their own box. Charts
+fit their box: every chart is a wrapped facet or concatenation whose spec says, in
+`usermeta.fit` (see `experiments.charts.common.fitted`), how many panels it has and how
+narrow they may get; before drawing, the page picks the number of columns and the panel
+width for the box's width, moves legends below the chart when they would squeeze it, and
+wraps long titles (Vega-Lite's `width: "container"` does not apply to faceted charts). A
+chart still wider than its box once drawn is drawn once more, narrower; a resized window
+redraws the charts whose box changed.
 """
 
 from __future__ import annotations
@@ -107,7 +116,10 @@ def _summary_html(table: pl.DataFrame, layout: Layout, by_label: str) -> str:
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in escaped) + "</tr>")
     header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     body = "".join(rows)
-    return f"<table class=summary><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f"<div class=table-wrap><table class=summary><thead><tr>{header}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def _manifest_html(exp: Experiment, layout: Layout) -> str:
@@ -139,7 +151,7 @@ def _manifest_html(exp: Experiment, layout: Layout) -> str:
         json.dumps({k: v for k, v in manifest.items() if k != "config_text"}, indent=2, default=str)
     )
     return (
-        f"<table class=manifest>{body}</table>{config_html}"
+        f"<div class=table-wrap><table class=manifest>{body}</table></div>{config_html}"
         f"<details><summary>manifest.json</summary><pre>{raw}</pre></details>"
     )
 
@@ -147,33 +159,122 @@ def _manifest_html(exp: Experiment, layout: Layout) -> str:
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
 margin:0 auto;max-width:1500px;padding:1.5em 2em;color:#222}
-h1{margin-bottom:.2em}h2{margin:1.6em 0 .3em;font-size:1.25em}
+h1{margin-bottom:.2em;overflow-wrap:anywhere}h2{margin:1.6em 0 .3em;font-size:1.25em}
 .lead{color:#555;margin-top:0}
+.table-wrap{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.9em;margin:.5em 0}
 th,td{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}
 table.summary td:nth-child(n+3){text-align:right;white-space:nowrap}
+table.manifest td{overflow-wrap:anywhere}
 .ci{color:#777;font-size:.85em}
 section.figure{margin:2em 0;border-top:1px solid #eee;padding-top:.5em}
 p.caption{font-size:1.02em;margin:.2em 0 .6em;max-width:70em}
-.chart{overflow-x:auto}
+.chart{overflow-x:auto;max-width:100%}
+.chart.vega-embed{display:block;width:100%;box-sizing:border-box}
 .files{font-size:.85em;color:#666}
 pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}
 .note{color:#8a5a00}
+@media (max-width:640px){body{padding:1em .75em}h1{font-size:1.5em}table{font-size:.8em}}
 """
 
+# Draws every chart to fit its box; see the module docstring.
 EMBED = """
 (function () {
   var specs = %(specs)s;
   var options = {renderer: "svg", actions: {export: true, source: false, compiled: false,
                  editor: false}};
-  var jobs = Object.keys(specs).map(function (id) {
-    return vegaEmbed("#" + id, specs[id], options);
-  });
+  var ACTIONS = 44;  // vega-embed's room for its menu, right of the chart, and Vega's padding
+  var drawn = {};
+
+  function wrap(text, chars) {
+    var lines = [], line = "";
+    String(text).split(" ").forEach(function (word) {
+      if (line && (line + " " + word).length > chars) { lines.push(line); line = word; }
+      else { line = line ? line + " " + word : word; }
+    });
+    if (line) { lines.push(line); }
+    return lines;
+  }
+
+  function lines(text, chars) {
+    var all = [];
+    (Array.isArray(text) ? text : [text]).forEach(function (t) {
+      if (t) { all = all.concat(wrap(t, chars)); }
+    });
+    return all;
+  }
+
+  // The spec for a box `width` pixels wide: columns, panel width, legends and titles.
+  function fit(spec, width, shrink) {
+    var f = spec.usermeta && spec.usermeta.fit;
+    if (!f) { return {spec: spec, columns: 1}; }
+    var s = JSON.parse(JSON.stringify(spec));
+    var most = Math.min(f.columns, f.panels);
+    function layout(room) {
+      var columns = Math.max(1, Math.min(most, Math.floor(room / (f.min + f.axis))));
+      return {columns: columns, width: Math.min(f.max, Math.floor(room / columns) - f.axis)};
+    }
+    // A legend stays on the right when it costs no column and leaves panels wide enough.
+    var right = layout(width - f.legend), below = layout(width);
+    var beside = !f.legend || (right.columns === below.columns && right.width >= 0.75 * f.width);
+    var chosen = beside ? right : below;
+    var panel = Math.max(60, chosen.width - (shrink || 0));
+    s.columns = chosen.columns;
+    if (s.facet) { s.spec.width = panel; }
+    (s.concat || []).forEach(function (view) {
+      view.width = panel;
+      if (view.title && typeof view.title === "object") { view.title.limit = panel + f.axis; }
+    });
+    s.config = s.config || {};
+    s.config.header = Object.assign({}, s.config.header, {labelLimit: panel});
+    if (!beside) {
+      s.config.legend = Object.assign({}, s.config.legend, {
+        orient: "bottom", direction: "horizontal",
+        columns: Math.max(1, Math.floor(width / f.legend)),
+        gradientLength: Math.min(200, width - 60), labelLimit: width - 60, titleLimit: width - 20
+      });
+    }
+    if (s.title && typeof s.title === "object") {
+      s.title.text = lines(s.title.text, Math.floor(width / 7.5));
+      if (s.title.subtitle) { s.title.subtitle = lines(s.title.subtitle, Math.floor(width / 6)); }
+    }
+    return {spec: s, columns: chosen.columns};
+  }
+
+  function room(el) { return el.clientWidth - ACTIONS; }
+
+  function draw(id, shrink) {
+    var el = document.getElementById(id);
+    var width = room(el);
+    var fitted = fit(specs[id], width, shrink);
+    if (drawn[id]) { drawn[id].result.finalize(); }
+    return vegaEmbed(el, fitted.spec, options).then(function (result) {
+      drawn[id] = {result: result, width: width};
+      var svg = el.querySelector("svg");
+      var over = svg ? Math.ceil(svg.getBoundingClientRect().width - (width + ACTIONS - 38)) : 0;
+      if (over > 0 && !shrink) {  // wider than estimated: once more, narrower
+        return draw(id, Math.ceil(over / fitted.columns) + 4);
+      }
+      return result;
+    });
+  }
+
+  var jobs = Object.keys(specs).map(function (id) { return draw(id, 0); });
   Promise.allSettled(jobs).then(function (results) {
     var failed = results.filter(function (r) { return r.status !== "fulfilled"; });
     failed.forEach(function (r) { console.error("chart failed:", r.reason); });
     document.body.setAttribute("data-charts-rendered", String(results.length - failed.length));
     document.body.setAttribute("data-charts-failed", String(failed.length));
+  });
+
+  var timer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      Object.keys(drawn).forEach(function (id) {
+        if (Math.abs(room(document.getElementById(id)) - drawn[id].width) > 24) { draw(id, 0); }
+      });
+    }, 200);
   });
 })();
 """
@@ -199,7 +300,7 @@ def page(builder, figures, specs: dict[str, Any], images: bool) -> str:
         )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in builder.notes)
     notes_html = f"<h2>Notes</h2><ul class=note>{notes}</ul>" if notes else ""
-    by_title = "series" if builder.series_key == "label" else "policy / variant"
+    by_title = builder.series_title
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lead = (
         f"{exp.runs.height} runs, {layout.kind} design, {layout.years:g} years; "

@@ -1,13 +1,16 @@
 """Chart functions on small tidy frames give valid Vega-Lite with the expected encodings.
 
 `chart.to_dict()` validates against the Vega-Lite schema Altair ships; on top of that every
-encoded field must be a column of the chart's data, every chart has a title and tooltips,
-and charts with a colour legend bind a point selection to it. The report's statistics
-helpers (intervals, paired differences, ratios) are checked on frames with known answers.
+encoded field must be a column of the chart's data, every chart has a title, tooltips and
+the `usermeta.fit` the report page resizes it by, and charts with a legend bind a point
+selection to it. A series keeps its colour in every chart, and marks that are not a series
+are grey or black. The report's statistics helpers (intervals, paired differences, ratios)
+and the run summary are checked on frames with known answers.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -17,7 +20,8 @@ import pytest
 from scipy import stats
 
 from agents.client import STAGES
-from experiments import charts, report
+from experiments import charts, report, summary
+from experiments.charts.common import GREYS, NEUTRAL, PALETTE
 
 
 def walk(node: Any):
@@ -69,7 +73,15 @@ def channel_field(spec: dict, channel: str) -> set[str]:
     return found
 
 
-def check(chart, *, title: str, legend_field: str | None, derived: set[str] = frozenset()):
+def check(
+    chart,
+    *,
+    title: str,
+    legend_field: str | None,
+    derived: set[str] = frozenset(),
+    legend_channel: str = "color",
+    panels: int | None = None,
+):
     """Common checks; returns the validated spec."""
     spec = chart.to_dict()  # validates against the Vega-Lite schema
     assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
@@ -81,10 +93,26 @@ def check(chart, *, title: str, legend_field: str | None, derived: set[str] = fr
     if legend_field is not None:
         params = [p for d in walk(spec) for p in d.get("params", []) if isinstance(p, dict)]
         legend = [p for p in params if p.get("bind") == "legend"]
-        assert legend, "no selection bound to the legend"
+        assert len(legend) == 1, "one selection bound to the legend"
         assert legend[0]["select"]["fields"] == [legend_field]
-        assert legend_field in channel_field(spec, "color")
+        assert legend_field in channel_field(spec, legend_channel)
+    # The page resizes every chart: a wrapped facet or concatenation, and how far it may go.
+    fit = spec["usermeta"]["fit"]
+    assert {"panels", "columns", "width", "min", "max", "axis", "legend"} <= set(fit)
+    assert "facet" in spec or "concat" in spec
+    assert spec["columns"] >= fit["columns"] >= 1 and fit["min"] <= fit["width"] <= fit["max"]
+    if panels is not None:
+        assert fit["panels"] == panels
     return spec
+
+
+def series_scales(spec: dict, channel: str = "color") -> list[dict]:
+    """The scales of every encoding of `series` on a channel."""
+    return [
+        enc[channel]["scale"]
+        for enc in encodings(spec)
+        if isinstance(enc.get(channel), dict) and enc[channel].get("field") == "series"
+    ]
 
 
 def over_time(markets=("japan", "us"), series=("us_urgency", "hybrid"), months=3, **extra):
@@ -126,23 +154,45 @@ def test_cumulative_revenue_band_per_series_and_market_panel():
     chart = charts.cumulative_revenue_chart(
         over_time(), years=5, series_order=["us_urgency", "hybrid"]
     )
-    spec = check(chart, title="Cumulative revenue over 5 years", legend_field="series")
-    assert spec["facet"]["column"]["field"] == "market"
+    spec = check(chart, title="Cumulative revenue over 5 years", legend_field="series", panels=2)
+    assert spec["facet"]["field"] == "market" and spec["columns"] == 2
     layers = spec["spec"]["layer"]
     marks = [layer["mark"]["type"] for layer in layers]
-    assert marks == ["area", "line"]
-    band, line = layers
+    assert marks == ["area", "line", "point"]  # the invisible points carry the tooltips
+    band, line, hover = layers
     assert band["encoding"]["y"]["field"] == "lo" and band["encoding"]["y2"]["field"] == "hi"
     assert line["encoding"]["y"]["field"] == "value"
     assert line["encoding"]["x"]["field"] == "month"
+    assert line["encoding"]["x"]["scale"]["nice"] is False  # the axis ends with the data
     assert line["encoding"]["color"]["sort"] == ["us_urgency", "hybrid"]
+    assert line["encoding"]["strokeDash"]["field"] == "series"  # coinciding lines stay visible
+    assert hover["mark"]["opacity"] == 0 and "tooltip" in hover["encoding"]
     assert "$" in band["encoding"]["y"]["axis"]["format"]
+    assert band["mark"].get("opacity", 1) <= 0.2 or band["encoding"]["opacity"]
+
+
+def test_a_series_keeps_its_colour_in_every_chart():
+    order = ["us_urgency", "jp_relationship", "hybrid"]
+    only_hybrid = over_time(series=("hybrid",))
+    quantiles = quantile_frame().filter(pl.col("series") == "hybrid")
+    for chart in (
+        charts.cumulative_revenue_chart(only_hybrid, years=5, series_order=order),
+        charts.survival_chart(only_hybrid, series_order=order),
+        charts.revenue_per_rep_chart(quantiles, target_usd=1.0, series_order=order),
+    ):
+        scales = series_scales(chart.to_dict())
+        assert scales, "no colour scale on series"
+        for scale in scales:
+            assert scale["domain"] == order
+            assert scale["range"] == list(PALETTE[:3])  # hybrid is the third colour everywhere
 
 
 def test_survival_chart_is_a_share_between_zero_and_one():
     spec = check(charts.survival_chart(over_time()), title="survival", legend_field="series")
     line = spec["spec"]["layer"][1]
     assert line["encoding"]["y"]["scale"]["domain"] == [0, 1]
+    dashes = series_scales(spec, "strokeDash")[0]["range"]
+    assert len({json.dumps(d) for d in dashes}) == 2  # one dash pattern per series
 
 
 def test_trust_chart_has_a_row_per_measure():
@@ -152,27 +202,56 @@ def test_trust_chart_has_a_row_per_measure():
             over_time(measure="reseller in vendor"),
         ]
     )
-    spec = check(charts.trust_chart(frame), title="Trust", legend_field="series")
-    assert spec["facet"]["row"]["field"] == "measure"
-    assert spec["facet"]["column"]["field"] == "market"
+    spec = check(
+        charts.trust_chart(frame), title="Trust", legend_field="series", derived={"panel"}, panels=4
+    )
+    # One panel per measure and market: a row of markets per measure, wrapped on a phone.
+    assert spec["facet"]["field"] == "panel" and spec["columns"] == 2
+    assert "datum.measure" in spec["transform"][0]["calculate"]
+    assert spec["facet"]["sort"] == [
+        "client stakeholders · japan",
+        "client stakeholders · us",
+        "reseller in vendor · japan",
+        "reseller in vendor · us",
+    ]
 
 
 def test_revenue_per_rep_chart_draws_quantiles_and_the_target():
-    chart = charts.revenue_per_rep_chart(quantile_frame(), target_usd=500_000)
+    chart = charts.revenue_per_rep_chart(
+        quantile_frame(), target_usd=500_000, target_label="target $500k"
+    )
     spec = check(chart, title="against the target", legend_field="series")
     layers = spec["spec"]["layer"]
     xs = [layer["encoding"]["x"] for layer in layers]
     assert {"p05", "q1", "median", "mean"} <= {x.get("field") for x in xs}
-    assert {"datum": 500_000} in [{k: v for k, v in x.items() if k == "datum"} for x in xs]
+    target = [layer for layer in layers if layer["encoding"]["x"].get("datum") == 500_000]
+    assert {layer["mark"]["type"] for layer in target} == {"rule", "text"}  # labelled
+    for layer in target:  # grey, not a policy's colour
+        assert layer["mark"]["color"] == NEUTRAL
+    assert target[1]["encoding"]["text"]["value"] == "target $500k"
     x2 = {layer["encoding"].get("x2", {}).get("field") for layer in layers}
     assert {"p95", "q3"} <= x2
+    # Every mark is explained: the subtitle names the box, whisker, tick, dot and line.
+    key = spec["title"]["subtitle"][-1]
+    for words in ("box", "whisker", "black tick: median", "white dot: mean", "dashed line"):
+        assert words in key
 
 
 def test_days_to_close_chart():
-    spec = check(
-        charts.days_to_close_chart(quantile_frame()), title="Days to close", legend_field="series"
+    frame = pl.concat(
+        [
+            quantile_frame(),
+            pl.DataFrame({"market": ["us"], "series": ["us_urgency"], "n": [0]}),
+        ],
+        how="diagonal_relaxed",
     )
-    assert spec["facet"]["row"]["field"] == "market"
+    spec = check(
+        charts.days_to_close_chart(frame), title="Days to close", legend_field="series", panels=2
+    )
+    assert spec["facet"]["field"] == "market" and spec["columns"] == 1
+    empty = [layer for layer in spec["spec"]["layer"] if layer["mark"]["type"] == "text"]
+    assert empty[0]["encoding"]["text"]["value"] == "no deal won"
+    assert empty[0]["transform"] == [{"filter": "datum.n == 0"}]
 
 
 def test_pipeline_chart_stacks_stages_per_panel():
@@ -190,6 +269,8 @@ def test_pipeline_chart_stacks_stages_per_panel():
     assert spec["spec"]["mark"]["type"] == "area"
     assert spec["spec"]["encoding"]["y"]["stack"] == "zero"
     assert spec["facet"]["field"] == "panel"
+    # Stages are ordered and not policies: a sequential scheme, not the series' palette.
+    assert spec["spec"]["encoding"]["color"]["scale"]["scheme"] == "viridis"
 
 
 def test_sweep_chart_facets_outcome_by_parameter():
@@ -205,12 +286,17 @@ def test_sweep_chart_facets_outcome_by_parameter():
             "n": [10] * 4,
         }
     )
-    spec = check(
-        charts.sweep_chart(frame, title="Outcomes"), title="Outcomes", legend_field="series"
-    )
-    assert spec["facet"]["row"]["field"] == "outcome"
-    assert spec["facet"]["column"]["field"] == "parameter"
+    formats = {"5-year revenue (USD)": charts.MONEY, "P(partnership ends)": charts.SHARE}
+    chart = charts.sweep_chart(frame, title="Outcomes", formats=formats)
+    spec = check(chart, title="Outcomes", legend_field="series", panels=2)
     assert spec["resolve"]["scale"] == {"x": "independent", "y": "independent"}
+    assert spec["columns"] == 1  # one column per parameter
+    # Each panel names its parameter and its outcome, in the outcome's unit.
+    for panel, outcome in zip(spec["concat"], formats, strict=True):
+        band = panel["layer"][0]["encoding"]
+        assert band["x"]["title"] == "policy.patience_months"
+        assert band["y"]["title"] == outcome
+        assert band["y"]["axis"]["format"] == formats[outcome]
 
 
 def test_heatmap_chart_colours_cells_by_mean():
@@ -257,6 +343,7 @@ def test_sobol_chart_bars_with_intervals():
     )
     spec = check(charts.sobol_chart(frame), title="Sobol", legend_field="index")
     bars, whiskers = spec["spec"]["layer"]
+    assert bars["encoding"]["color"]["scale"]["range"] == list(GREYS)  # not a policy's colour
     assert bars["mark"]["type"] == "bar" and bars["encoding"]["x"]["field"] == "value"
     assert (
         whiskers["encoding"]["x"]["field"] == "lo" and whiskers["encoding"]["x2"]["field"] == "hi"
@@ -273,10 +360,13 @@ def test_morris_chart_plots_mu_star_against_sigma():
             "sigma": [0.5, 0.3],
         }
     )
-    spec = check(charts.morris_chart(frame), title="Morris", legend_field="parameter")
-    points = spec["spec"]["layer"][0]
+    chart = charts.morris_chart(frame, formats={"5-year revenue (USD)": charts.MONEY})
+    spec = check(chart, title="Morris", legend_field=None, panels=1)
+    points, labels = spec["concat"][0]["layer"]
     assert points["encoding"]["x"]["field"] == "mu_star"
     assert points["encoding"]["y"]["field"] == "sigma"
+    assert points["encoding"]["x"]["axis"]["format"] == charts.MONEY
+    assert points["mark"]["color"] == NEUTRAL and labels["encoding"]["text"]["field"] == "parameter"
 
 
 def test_paired_difference_chart_has_a_zero_line_and_intervals():
@@ -291,13 +381,25 @@ def test_paired_difference_chart_has_a_zero_line_and_intervals():
             "n": [20, 20],
         }
     )
-    spec = check(charts.paired_difference_chart(frame), title="Paired", legend_field="market")
-    zero, interval, point = spec["spec"]["layer"]
+    frame = pl.concat(
+        [frame, frame.with_columns(outcome=pl.lit("P(partnership ends)"), mean=pl.lit(0.25))]
+    )
+    chart = charts.paired_difference_chart(frame, proportions=["P(partnership ends)"])
+    spec = check(chart, title="Paired", legend_field="market", legend_channel="shape", panels=2)
+    assert not channel_field(spec, "color")  # markets are shapes, not the policies' colours
+    money, points = spec["concat"]
+    zero, interval, point = money["layer"]
     assert zero["encoding"]["x"] == {"datum": 0}
     assert (
         interval["encoding"]["x"]["field"] == "lo" and interval["encoding"]["x2"]["field"] == "hi"
     )
     assert point["encoding"]["x"]["field"] == "mean"
+    assert interval["mark"]["color"] == point["mark"]["color"] == NEUTRAL
+    # Each panel in its outcome's unit: dollars, or percentage points for a share.
+    assert interval["encoding"]["x"]["axis"]["format"] == charts.MONEY
+    assert interval["encoding"]["x"]["title"] == "B − A (USD)"
+    share = points["layer"][1]["encoding"]["x"]
+    assert "pp" in share["axis"]["labelExpr"] and share["title"] == "B − A (percentage points)"
 
 
 def test_charts_accept_pandas_frames_too():
@@ -422,3 +524,18 @@ def test_money_and_ratio_formats():
     assert report.money(float("nan")) == "n/a"
     assert report.times(2.13) == "2.1x"
     assert report.share(0.456) == "46%"
+
+
+def test_run_summary_shares_the_reports_interval_and_dollars():
+    runs = synthetic_runs()
+    design = runs.select("design_point", "market.name", "policy.name", "replication", "run_id")
+    table = summary.point_summary(runs, design)
+    row = table.filter(
+        (pl.col("market.name") == "japan") & (pl.col("policy.name") == "us_urgency")
+    ).row(0, named=True)
+    sd = np.std([5000.0 + 100 * r for r in range(6)], ddof=1)
+    assert row["revenue_total_usd_ci95"] == pytest.approx(stats.t.ppf(0.975, 5) * sd / 6**0.5)
+    text = summary.format_table(table, ["market.name", "policy.name"])
+    assert "$5.25k ± $196" in text  # report.money, both sides
+    single = summary.point_summary(runs.head(1), design.head(1))
+    assert single["revenue_total_usd_ci95"][0] is None  # one run: no interval

@@ -4,10 +4,11 @@ Small experiments are simulated here and written in the layout `partnersim run` 
 (`runs/`, `monthly/`, `deals/` Parquet parts, `design.parquet`, `manifest.json`). The report
 must pick the charts each design supports (presets, 1-D and 2-D grids, Sobol, Morris),
 state numbers in its captions, and stay fast on a 2000-run experiment. The page is then
-opened in headless Chromium over the DevTools protocol (a pipe, no extra packages): every
-chart must be drawn as SVG, nothing may reach the network or the console's error level,
-and a full-page screenshot must not be blank. Without a local `chromium` that one test
-is skipped; CI installs it.
+opened in headless Chromium over the DevTools protocol (a pipe, no extra packages) at the
+widths of a phone, a small laptop and a wide screen: every chart must be drawn as SVG and
+fit its box, the page must be no wider than the window, every legend must be in view,
+nothing may reach the network or the console's error level, and a full-page screenshot
+must not be blank. Without a local `chromium` that one test is skipped; CI installs it.
 """
 
 from __future__ import annotations
@@ -194,7 +195,10 @@ def inflate(source: Path, target: Path, copies: int, parts: int = 20) -> Path:
             big.slice(i * size, size).write_parquet(target / table / f"part-{i:06d}.parquet")
         if table == "runs":
             big.select(
-                "design_point", pl.lit(None, pl.Int64).alias("sample_index"), "replication", "run_id"
+                "design_point",
+                pl.lit(None, pl.Int64).alias("sample_index"),
+                "replication",
+                "run_id",
             ).write_parquet(target / "design.parquet")
     manifest = json.loads((source / "manifest.json").read_text())
     manifest["replications"] = replications * copies
@@ -283,6 +287,7 @@ def test_two_dimensional_grid_gets_heatmaps(tmp_path):
     assert "sweep" not in result.figures
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sobol", "morris"])
 def test_sensitivity_designs_are_analysed_with_salib(tmp_path, kind):
     root = sampled_experiment(tmp_path / kind, kind)
@@ -312,6 +317,7 @@ def test_sensitivity_designs_are_analysed_with_salib(tmp_path, kind):
     assert "sweep" in names and name not in names
 
 
+@pytest.mark.slow
 def test_large_experiment_report_is_written_in_seconds(large_report):
     root, result, seconds = large_report
     runs = pl.scan_parquet(root / "runs" / "*.parquet").select(pl.len()).collect().item()
@@ -469,23 +475,61 @@ class DevTools:
         ]
 
 
+WIDTHS = (390, 1024, 1600)  # a phone, a small laptop, a wide screen
+# Where each chart's box, drawing and legends are, against the window's width.
+MEASURE = """(() => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; };
+  return {
+    viewport: document.documentElement.clientWidth,
+    page: document.documentElement.scrollWidth,
+    charts: [...document.querySelectorAll('.chart')].map(c => ({
+      id: c.id,
+      box: box(c),
+      drawing: box(c.querySelector('svg.marks')),
+      legends: [...c.querySelectorAll('.role-legend')].map(box),
+    })),
+  };
+})()"""
+
+
+def wait_for_charts(browser: DevTools, seconds: float = 45) -> str | None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rendered = browser.evaluate(
+            "document.body && document.body.getAttribute('data-charts-rendered')"
+        )
+        if rendered is not None:
+            return rendered
+        time.sleep(0.2)
+    return None
+
+
+def check_fits(layout: dict[str, Any], width: int) -> None:
+    """The page no wider than the window; each chart within its box; legends in view."""
+    viewport = layout["viewport"]
+    assert layout["page"] <= viewport, f"{width} px: the page is {layout['page']} px wide"
+    for chart in layout["charts"]:
+        (box_left, box_right), (left, right) = chart["box"], chart["drawing"]
+        assert box_left - 1 <= left and right <= box_right + 1, (width, chart)
+        assert chart["legends"], f"{width} px: {chart['id']} has no legend"
+        for legend_left, legend_right in chart["legends"]:
+            assert legend_left >= 0 and legend_right <= viewport, (width, chart)
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
 def test_report_opens_in_headless_chromium(large_report, tmp_path):
     root, result, _ = large_report
     expected = len(result.figures)
     browser = DevTools(tmp_path / "profile", tmp_path / "chromium.log")
+    layouts = {}
     try:
-        browser.open_page(1400, 1000)
-        browser.send("Page.navigate", {"url": (root / "report.html").as_uri()})
-        deadline = time.monotonic() + 45
-        rendered = None
-        while rendered is None and time.monotonic() < deadline:
-            rendered = browser.evaluate(
-                "document.body && document.body.getAttribute('data-charts-rendered')"
-            )
-            if rendered is None:
-                time.sleep(0.2)
-        assert rendered is not None, "the page never finished embedding its charts"
+        for width in WIDTHS:
+            browser.open_page(width, 900)
+            browser.send("Page.navigate", {"url": (root / "report.html").as_uri()})
+            rendered = wait_for_charts(browser)
+            assert rendered is not None, f"{width} px: the charts were never all drawn"
+            layouts[width] = browser.evaluate(MEASURE)
         counts = browser.evaluate(
             "[document.querySelectorAll('.chart').length,"
             " document.querySelectorAll('.chart svg.marks').length,"
@@ -517,6 +561,13 @@ def test_report_opens_in_headless_chromium(large_report, tmp_path):
             time.sleep(0.1)
     finally:
         browser.close()
+    for width, layout in layouts.items():
+        widest = max(c["drawing"][1] - c["drawing"][0] for c in layout["charts"])
+        print(
+            f"\n{width} px: page {layout['page']} px in a {layout['viewport']} px window, "
+            f"widest chart {widest:.0f} px, {len(layout['charts'])} charts fit with their legends"
+        )
+        check_fits(layout, width)
     containers, svgs, groups, failed = counts
     assert (containers, svgs, int(rendered), failed) == (expected, expected, expected, "0")
     assert groups >= expected

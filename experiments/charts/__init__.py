@@ -1,0 +1,65 @@
+"""Pure chart functions: a tidy, already aggregated frame in, an Altair chart out.
+
+Every function takes a small long-form frame (polars or pandas; one row per plotted mark,
+the columns named in its docstring) and returns a chart with a title, tooltips and, where
+a colour or shape stands for a group, a legend that selects it on click (shift-click adds).
+The aggregation (means, confidence bands, quantiles, sensitivity indices) happens before,
+in `experiments/report/`; nothing here reads files or computes statistics. Field names
+never contain dots (Vega-Lite would read them as nested paths): dotted parameter names
+travel as values of a `parameter` column or as axis titles. These modules are the only
+ones that import Altair:
+
+    common         sizes, formats, the page's colours, `fitted` (how the page may resize)
+    over_time      mean lines with 95% bands by month; the stacked pipeline
+    distributions  boxes from quantiles; paired policy differences
+    sweeps         outcomes against parameters, heatmaps, Sobol and Morris
+"""
+
+from __future__ import annotations
+
+from experiments.charts.common import MONEY, NUMBER, SHARE, WIDTH
+from experiments.charts.distributions import (
+    days_to_close_chart,
+    distribution_chart,
+    paired_difference_chart,
+    revenue_per_rep_chart,
+)
+from experiments.charts.over_time import (
+    band_over_time,
+    cumulative_revenue_chart,
+    pipeline_chart,
+    survival_chart,
+    trust_chart,
+)
+from experiments.charts.sweeps import heatmap_chart, morris_chart, sobol_chart, sweep_chart
+
+
+def vega_lite_version() -> str | None:
+    """The Vega-Lite version (major.minor) Altair writes its specs in, if vl-convert has it."""
+    import altair as alt
+    import vl_convert as vlc
+
+    wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    return wanted if wanted in vlc.get_vegalite_versions() else None
+
+
+__all__ = [
+    "MONEY",
+    "NUMBER",
+    "SHARE",
+    "WIDTH",
+    "band_over_time",
+    "cumulative_revenue_chart",
+    "days_to_close_chart",
+    "distribution_chart",
+    "heatmap_chart",
+    "morris_chart",
+    "paired_difference_chart",
+    "pipeline_chart",
+    "revenue_per_rep_chart",
+    "sobol_chart",
+    "survival_chart",
+    "sweep_chart",
+    "trust_chart",
+    "vega_lite_version",
+]
