@@ -55,11 +55,11 @@ def vega_bundle() -> str:
     except OSError:
         pass
     text = vlc.javascript_bundle(vl_version=vl)
+    from experiments.store.atomic import write_atomically
+
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.tmp-{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, cache)
+        write_atomically(cache, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except OSError:
         pass  # a read-only home only costs the next report the bundling time
     return text
