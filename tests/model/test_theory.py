@@ -45,6 +45,16 @@ DEGENERATE = {
             "reviews",
             "downturns",
             "prospecting",
+            "individual_outcomes",
+            "blockers",
+            "competitors",
+            "freezes",
+            "warm_accounts",
+            "comfort_setback",
+            "presale_commitment",
+            "reputation",
+            "pressure",
+            "coselling",
         )
     },
 }
