@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents import rules
-from agents.client import Deal
-from agents.client import OUTCOMES
+from agents.client import OUTCOMES, Deal
 from agents.vendor import FORECAST_STAGE_WEIGHTS
 from sim import PartnershipModel, make_spec, rng, simulate
 
