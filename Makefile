@@ -1,9 +1,10 @@
 # The two commands of the Quickstart: `make demo` and `make test`. Each creates .venv when missing.
+# `make fast` runs the tests not marked slow: a quick loop while working (make test runs all).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test fast lint clean
 
 $(BIN)/partnersim: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,10 +15,15 @@ $(BIN)/partnersim: pyproject.toml
 demo: $(BIN)/partnersim
 	$(BIN)/partnersim run experiments/configs/quickstart.toml --report
 
-test: $(BIN)/partnersim
+lint: $(BIN)/partnersim
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/python -m pytest
+
+fast: $(BIN)/partnersim
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) results/*/ .pytest_cache .hypothesis

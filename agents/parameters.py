@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 # The bound of money parameters: far above any contract or budget, and low enough that every
 # sum and product of them in a run stays finite.
 MAX_USD = 1e12
+# The longest run, in years: the model, the command line and experiment configs refuse more.
+MAX_YEARS = 200
 
 
 class ConfigError(ValueError):

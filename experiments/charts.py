@@ -4,7 +4,7 @@ Every function takes a small long-form frame (polars or pandas; one row per plot
 the columns named in its docstring) and returns a chart with a title, tooltips and, where
 a colour stands for a group, a legend that selects it on click (shift-click adds). The
 aggregation (means, confidence bands, quantiles, sensitivity indices) happens before, in
-`experiments/report.py`; nothing here reads files or computes statistics. Field names
+`experiments/report/`; nothing here reads files or computes statistics. Field names
 never contain dots (Vega-Lite would read them as nested paths): dotted parameter names
 travel as values of a `parameter` column or as axis titles.
 """
@@ -40,7 +40,16 @@ __all__ = [
     "survival_chart",
     "sweep_chart",
     "trust_chart",
+    "vega_lite_version",
 ]
+
+
+def vega_lite_version() -> str | None:
+    """The Vega-Lite version (major.minor) Altair writes its specs in, if vl-convert has it."""
+    import vl_convert as vlc
+
+    wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    return wanted if wanted in vlc.get_vegalite_versions() else None
 
 
 def _legend_selection(field: str) -> alt.Parameter:

@@ -19,12 +19,13 @@ import hashlib
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agents import parameters
-from agents.parameters import ConfigError
+from agents.parameters import MAX_YEARS, ConfigError, frozen
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 SAMPLED_DESIGNS = ("lhs", "sobol", "morris")
@@ -37,11 +38,8 @@ TOP_KEYS = ("name", "description", "years", "replications", "seed", "base", "swe
 BASE_KEYS = ("market", "policy", "set")
 SWEEP_KEYS = ("design", "samples", "levels", "second_order", "parameters")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-MAX_YEARS = 200
 DEFAULT_MORRIS_LEVELS = 4
 MAX_RUNS = 1_000_000  # design points x replications: beyond, planning alone takes GBs
-
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
 class ConfigFileError(ConfigError):
@@ -492,42 +490,80 @@ def _normalized(params: parameters.Parameters, overrides: dict[str, Any]) -> dic
 
 # --- writing -------------------------------------------------------------------------------
 
+# Tables whose keys are parameter names: always quoted, so that a dotted name reads back as
+# one key whichever way it is spelt.
+PARAMETER_TABLES = ("base.set", "sweep.parameters")
+
 
 def to_toml(config: ExperimentConfig) -> str:
     """The canonical TOML of a config: `loads(to_toml(c)) == c`."""
-    lines = [f"name = {_literal(config.name)}"]
+    document: dict[str, Any] = {"name": config.name}
     if config.description:
-        lines.append(f"description = {_literal(config.description)}")
-    lines += [
-        f"years = {_literal(config.years)}",
-        f"replications = {config.replications}",
-        f"seed = {config.seed}",
-        "",
-        "[base]",
-        f"market = {_literal(config.market)}",
-        f"policy = {_literal(config.policy)}",
-    ]
+        document["description"] = config.description
+    document |= {"years": config.years, "replications": config.replications, "seed": config.seed}
+    base: dict[str, Any] = {"market": config.market, "policy": config.policy}
     if config.overrides:
-        lines += ["", "[base.set]"]
-        lines += [f"{_literal(k)} = {_literal(v)}" for k, v in config.overrides]
+        base["set"] = dict(config.overrides)
     sweep = config.sweep
-    lines += ["", "[sweep]", f"design = {_literal(sweep.design)}"]
+    table: dict[str, Any] = {"design": sweep.design}
     for key in ("samples", "levels", "second_order"):
         if getattr(sweep, key) is not None:
-            lines.append(f"{key} = {_literal(getattr(sweep, key))}")
+            table[key] = getattr(sweep, key)
     if sweep.parameters:
-        lines += ["", "[sweep.parameters]"]
-        for p in sweep.parameters:
-            if p.values is not None:
-                value = "[" + ", ".join(_literal(v) for v in p.values) + "]"
-            else:
-                value = f"{{ low = {_literal(p.bounds.low)}, high = {_literal(p.bounds.high)} }}"
-            lines.append(f"{_literal(p.key)} = {value}")
-    return "\n".join(lines) + "\n"
+        table["parameters"] = {
+            p.key: list(p.values)
+            if p.values is not None
+            else {"low": p.bounds.low, "high": p.bounds.high}
+            for p in sweep.parameters
+        }
+    return toml_text({**document, "base": base, "sweep": table}, quoted=PARAMETER_TABLES)
+
+
+def toml_text(document: Mapping[str, Any], *, quoted: Collection[str] = ()) -> str:
+    """TOML text of a document of tables, lists and scalars; `tomllib.loads` reads it back.
+
+    Each table's scalars and lists come first, then one `[section]` per nested table down to
+    two levels (`[sweep.parameters]`); tables nested deeper are written inline
+    (`{ low = 0.0, high = 1.0 }`). Keys are bare words where TOML allows, quoted otherwise,
+    and always quoted in the tables whose dotted paths are listed in `quoted`.
+
+    Args:
+        document: the top-level table; keys are strings.
+        quoted: dotted paths of tables whose keys are all written quoted.
+    """
+    lines: list[str] = []
+    _write_table(document, (), lines, frozenset(quoted))
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _write_table(
+    table: Mapping[str, Any], path: tuple[str, ...], lines: list[str], quoted: frozenset[str]
+) -> None:
+    if path:
+        lines += ["", "[" + ".".join(map(_key, path)) + "]"]
+    always = ".".join(path) in quoted
+    sections = []
+    for key, value in table.items():
+        if isinstance(value, Mapping) and len(path) < 2:
+            sections.append((key, value))
+        else:
+            lines.append(f"{_literal(key) if always else _key(key)} = {_literal(value)}")
+    for key, value in sections:
+        _write_table(value, (*path, key), lines, quoted)
+
+
+def _key(key: str) -> str:
+    """A bare key where TOML allows one (ASCII letters, digits, _ and -), else a quoted one."""
+    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
+    return key if bare else _literal(key)
 
 
 def _literal(value: Any) -> str:
-    """A TOML literal for a scalar (strings as basic strings, UTF-8, control chars escaped)."""
+    """A TOML value: scalars, lists as arrays, mappings as inline tables.
+
+    Strings are basic strings, UTF-8, with control characters escaped; floats keep every digit
+    (`repr`), so a value reads back exactly.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -540,7 +576,12 @@ def _literal(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         return '"' + "".join(_ESCAPES.get(c) or _escape(c) for c in value) + '"'
-    raise TypeError(f"no TOML literal for {value!r}")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(_literal, value)) + "]"
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{_key(k)} = {_literal(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"no TOML literal for {type(value).__name__} {value!r}")
 
 
 # TOML basic-string escapes; other control characters become \uXXXX.

@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from agents import parameters
-from agents.parameters import ConfigError, Parameters
+from agents.parameters import ConfigError, Parameters, frozen
 from experiments.config import NAMED_SWEEPS, ExperimentConfig, SweptParameter
 from sim.run import RunSpec
-
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
 @frozen

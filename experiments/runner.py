@@ -29,9 +29,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from agents.parameters import frozen
 from sim.run import RunResult, RunSpec, simulate
-
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
 @frozen
@@ -57,21 +56,16 @@ class ExecutorError(Exception):
 
 
 # A run is CPU-bound Python. In a Dask worker it shares the GIL with the worker's event
-# loop thread, which by default takes it every 5 ms; measured on 2 cores, that made a run
-# about 15% slower than in a process pool. The event loop only needs the GIL briefly.
+# loop, which by default takes it every 5 ms and slows the run; the loop needs the GIL only
+# briefly, so a run holds it longer (figures in benchmarks/README.md, "Sweeps").
 RUN_SWITCH_INTERVAL_S = 0.05
 ORPHAN_CHECK_S = 1.0  # how often a pool worker checks that its driver is alive
 
-# A LocalCluster shares the machine with its runs, so it leaves out what serves a
-# dashboard or a long-lived cluster (there is neither here):
-# - workers sampling every thread's stack every 10 ms for the dashboard's profile, and event
-#   loops ticking every 20 ms: both take the GIL from the run (100 one-year runs on 2
-#   workers went from 0.67-0.81x to 0.75-0.91x the process pool's runs/s);
-# - the scheduler's work stealing and active memory manager (a sweep keeps only a few runs
-#   per worker in flight, and no result stays on a worker), and polling for system metrics
-#   and cluster summaries more often than every few seconds. Idle, the scheduler, nannies
-#   and client in the driver used 3.3% of a core and each worker 1.3%; with this, 1.4% and
-#   0.5%.
+# A LocalCluster shares the machine with its runs, so it leaves out what serves a dashboard
+# or a long-lived cluster (there is neither here): stack sampling for the profile and fast
+# event-loop ticks, which take the GIL from the runs; work stealing and the active memory
+# manager, which a sweep does not need (few runs in flight per worker, no result kept on
+# one); and frequent polling for metrics (figures in benchmarks/README.md, "Sweeps").
 LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",

@@ -8,11 +8,12 @@ for `partnership_terminated` it is the share of runs whose partnership ended.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import polars as pl
-from scipy import stats
+
+from experiments.report.formatting import money
+from experiments.report.statistics import t_half_width
 
 # Outcome column -> how to show it.
 OUTCOMES = {
@@ -46,10 +47,9 @@ def point_summary(runs: pl.LazyFrame | pl.DataFrame, design: pl.DataFrame) -> pl
         ]
     table = joined.group_by(keys, maintain_order=True).agg(aggregations).sort("design_point")
     for c in OUTCOMES:
-        n = table[f"{c}_n"].to_numpy()
-        t = [stats.t.ppf(0.975, k - 1) if k > 1 else math.nan for k in n]
-        half = pl.Series(f"{c}_ci95", t) * table[f"{c}_sd"] / pl.Series(n).cast(pl.Float64).sqrt()
-        table = table.with_columns(half.fill_nan(None).alias(f"{c}_ci95")).drop(f"{c}_sd")
+        sd = table[f"{c}_sd"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        half = pl.Series(f"{c}_ci95", t_half_width(sd, table[f"{c}_n"].to_numpy()))
+        table = table.with_columns(half.fill_nan(None)).drop(f"{c}_sd")
     return table
 
 
@@ -89,17 +89,5 @@ def _estimate(mean: float | None, half: float | None, kind: str) -> str:
     if kind == "share":
         text = f"{mean:.0%}"
         return text if half is None else f"{text} ± {half:.0%}"
-    text = _usd(mean)
-    return text if half is None else f"{text} ± {_usd(half, sign=False)}"
-
-
-def _usd(amount: float, sign: bool = True) -> str:
-    magnitude = abs(amount)
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if magnitude >= scale:
-            text = f"{magnitude / scale:.3g}{suffix}"
-            break
-    else:
-        text = f"{magnitude:.0f}"
-    prefix = "-" if amount < 0 and sign else ""
-    return f"{prefix}${text}"
+    text = money(mean)
+    return text if half is None else f"{text} ± {money(abs(half))}"

@@ -76,8 +76,8 @@ class PartnershipModel(mesa.Model):
             params = parameters.build(market, policy, dotted)
         else:
             params = parameters.with_overrides(params, dotted)
-        if not (isinstance(years, int | float) and 0 < years <= 200):
-            raise ConfigError("years", years, "a number of years in (0, 200]")
+        if not (isinstance(years, int | float) and 0 < years <= parameters.MAX_YEARS):
+            raise ConfigError("years", years, f"a number of years in (0, {parameters.MAX_YEARS}]")
         self.params = params
         self.years = years
         self.horizon_days = years * rules.YEAR_DAYS

@@ -1,25 +1,26 @@
-"""Hypothesis strategies for the partnership model: parameters, run specs, experiment configs.
+"""Hypothesis strategies for the partnership model: parameters, policy levers, run specs.
 
 Public, for property-based tests of the model and of users' own variants of it (see
-docs/PROPERTY_TESTS.md). Every strategy reads the `param(...)` declarations of
-`agents/parameters.py`, so a parameter added there is drawn here without a change, always
-within its declared range. Each drawn value is either the base profile's or preset's
-value or a fresh one, so a failing example shrinks towards a shipped configuration with
-the fewest changes. Runs are kept small (a few dozen clients, a few reps, up to three
-years) by narrowing the ranges of the parameters that set a run's size or event count:
-`SMALL` lists them.
+docs/PROPERTY_TESTS.md; experiment configs are drawn by `experiments.strategies`). Every
+strategy reads the `param(...)` declarations of `agents/parameters.py`, so a parameter added
+there is drawn here without a change, always within its declared range. Each drawn value
+is either the base profile's or preset's value or a fresh one, so a failing example shrinks
+towards a shipped configuration with the fewest changes. Runs are kept small (a few dozen
+clients, a few reps, up to three years) by narrowing the ranges of the parameters that set a
+run's size or event count: `SMALL` lists them.
 
 Every strategy takes `overrides`: a mapping from dotted parameter names to a fixed value or
 to a strategy, e.g. `{"market.decision_rule": "consensus_ringi", "policy.overselling":
 st.floats(0.3, 1)}`. Cross-field rules (`stakeholders_min <= stakeholders_max`, ...) are
 kept by ordering the drawn pair; a pair with a fixed side that breaks its rule is rejected.
+
+Needs the `test` extra (Hypothesis); nothing at run time imports this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,7 @@ from hypothesis.strategies import SearchStrategy
 
 from agents import parameters as declared
 from agents.parameters import (
+    MAX_YEARS,
     PRESET_NAMES,
     Culture,
     EconomyParameters,
@@ -45,17 +47,14 @@ from agents.parameters import (
 from sim.run import RunSpec
 
 __all__ = [
-    "DESIGNS",
     "GROUP_CLASSES",
     "LEVERS",
     "ORDERED_PAIRS",
     "REDRAW_ONE_IN",
     "SMALL",
     "SWITCH_OFF_ONE_IN",
-    "config_toml",
     "cultures",
     "economies",
-    "experiment_configs",
     "field_values",
     "markets",
     "mechanisms",
@@ -130,7 +129,18 @@ ORDERED_PAIRS: tuple[tuple[str, str], ...] = declared.ordered_pairs()
 # Policy fields a strategist may change mid-run with `PartnershipModel.set_policy`.
 LEVERS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Policy) if f.name != "name")
 
-DESIGNS = ("grid", "lhs", "sobol", "morris")
+# Each parameter group by its dotted prefix (`market.culture` for the nested Culture).
+GROUP_CLASSES: dict[str, type] = {
+    "market": Market,
+    "market.culture": Culture,
+    "policy": Policy,
+    "partner": Partner,
+    "product": Product,
+    "trust": Trust,
+    "vendor": VendorParameters,
+    "economy": EconomyParameters,
+    "mechanisms": Mechanisms,
+}
 
 
 # ---------------------------------------------------------------------- one parameter
@@ -405,8 +415,8 @@ def run_specs(
         presets: policy presets to start from (default: all three).
         vary: see `parameters`.
     """
-    if not 0 < min_years <= max_years <= 200:
-        raise ValueError("run_specs: expected 0 < min_years <= max_years <= 200")
+    if not 0 < min_years <= max_years <= MAX_YEARS:
+        raise ValueError(f"run_specs: expected 0 < min_years <= max_years <= {MAX_YEARS}")
     return st.builds(
         RunSpec,
         params=parameters(overrides, markets_from, presets, vary),
@@ -425,180 +435,3 @@ def policy_levers(levers: tuple[str, ...] = LEVERS) -> SearchStrategy[dict[str, 
         return {name: draw(field_values(Policy, name)) for name in sorted(chosen)}
 
     return draw_levers()
-
-
-# ---------------------------------------------------------------------- experiment configs
-GROUP_CLASSES: dict[str, type] = {
-    "market": Market,
-    "market.culture": Culture,
-    "policy": Policy,
-    "partner": Partner,
-    "product": Product,
-    "trust": Trust,
-    "vendor": VendorParameters,
-    "economy": EconomyParameters,
-    "mechanisms": Mechanisms,
-}
-_PAIRED = {key for pair in ORDERED_PAIRS for key in pair}
-
-
-def _sweepable() -> dict[str, tuple[type, str]]:
-    """Dotted keys that can be set alone: no cross-field rule, not a name, not the decision rule."""
-    keys = {}
-    for prefix, cls in GROUP_CLASSES.items():
-        for f in dataclasses.fields(cls):
-            key = f"{prefix}.{f.name}"
-            if f.name in ("name", "culture", "decision_rule") or key in _PAIRED:
-                continue
-            keys[key] = (cls, f.name)
-    return keys
-
-
-SWEEPABLE = _sweepable()
-_FLOAT_KEYS = tuple(k for k, (cls, n) in SWEEPABLE.items() if type(_field(cls, n).default) is float)
-
-
-def _value(key: str) -> SearchStrategy[Any]:
-    cls, name = SWEEPABLE[key]
-    return field_values(cls, name)
-
-
-@st.composite
-def _bounds_for(draw: Any, key: str) -> dict[str, float]:
-    low, high = sorted(draw(st.lists(_value(key), min_size=2, max_size=2, unique=True)))
-    return {"low": low, "high": high}
-
-
-def experiment_configs(
-    designs: tuple[str, ...] = DESIGNS,
-    max_replications: int = 5,
-    descriptions: SearchStrategy[str] | None = None,
-) -> SearchStrategy[dict[str, Any]]:
-    """Experiment configs as plain TOML-able dicts, in the format of `experiments/configs/`.
-
-    `name`, maybe a `description`, `years`, `replications`, `seed`; `[base]` with `market`,
-    `policy` and a `set` table of dotted overrides; `[sweep]` with `design`, `samples` for
-    the sampled designs (a power of 2), maybe `levels` (morris) or `second_order` (sobol),
-    and `parameters`: a list of distinct values per key for `grid` (the keys `market` and
-    `policy` list profile and preset names), `{low, high}` bounds of float parameters
-    otherwise. Write one to a file with `config_toml`.
-
-    Args:
-        designs: the sweep designs to draw from.
-        max_replications: most replications drawn.
-        descriptions: strategy for the optional description (default: any text).
-    """
-    names = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True)
-    descriptions = st.text() if descriptions is None else descriptions
-    market_names = tuple(declared.market_names())
-
-    @st.composite
-    def draw_config(draw: Any) -> dict[str, Any]:
-        design = draw(st.sampled_from(designs))
-        keys = sorted(SWEEPABLE)
-        set_keys = draw(st.lists(st.sampled_from(keys), max_size=3, unique=True))
-        overrides = {key: draw(_value(key)) for key in sorted(set_keys)}
-        free = [k for k in keys if k not in overrides]
-        sweep: dict[str, Any] = {"design": design}
-        if design == "grid":
-            swept = draw(st.lists(st.sampled_from(free), min_size=1, max_size=3, unique=True))
-            parameters_: dict[str, Any] = {
-                key: draw(st.lists(_value(key), min_size=1, max_size=4, unique=True))
-                for key in sorted(swept)
-            }
-            for named, choices in (("market", market_names), ("policy", PRESET_NAMES)):
-                if draw(st.booleans()):
-                    parameters_[named] = draw(
-                        st.lists(st.sampled_from(choices), min_size=1, unique=True)
-                    )
-        else:
-            floats = [k for k in _FLOAT_KEYS if k not in overrides]
-            swept = draw(st.lists(st.sampled_from(floats), min_size=1, max_size=4, unique=True))
-            sweep["samples"] = draw(st.sampled_from((4, 8, 16, 32)))
-            if design == "morris" and draw(st.booleans()):
-                sweep["levels"] = 2 * draw(st.integers(1, 5))
-            if design == "sobol" and draw(st.booleans()):
-                sweep["second_order"] = draw(st.booleans())
-            parameters_ = {key: draw(_bounds_for(key)) for key in sorted(swept)}
-        sweep["parameters"] = parameters_
-        config: dict[str, Any] = {"name": draw(names)}
-        if draw(st.booleans()):
-            config["description"] = draw(descriptions)
-        config.update(
-            {
-                "years": draw(st.sampled_from((0.5, 1, 2, 3, 5))),
-                "replications": draw(st.integers(min_value=1, max_value=max_replications)),
-                "seed": draw(seeds()),
-                "base": {
-                    "market": draw(st.sampled_from(market_names)),
-                    "policy": draw(st.sampled_from(PRESET_NAMES)),
-                    "set": overrides,
-                },
-                "sweep": sweep,
-            }
-        )
-        return config
-
-    return draw_config()
-
-
-# ---------------------------------------------------------------------- TOML text
-def config_toml(config: Mapping[str, Any]) -> str:
-    """TOML text of a config dict: scalars first, then one `[table]` per nested dict.
-
-    Dicts nested below a table's table (e.g. `{low, high}` bounds) are written inline. Keys
-    that are not bare words (dotted parameter names) are quoted.
-    """
-    lines: list[str] = []
-    _write_table(config, [], lines)
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def _write_table(table: Mapping[str, Any], path: list[str], lines: list[str]) -> None:
-    if path:
-        lines.append("")
-        lines.append("[" + ".".join(_toml_key(p) for p in path) + "]")
-    subtables = []
-    for key, value in table.items():
-        if isinstance(value, Mapping) and len(path) < 2:
-            subtables.append((key, value))
-        else:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for key, value in subtables:
-        _write_table(value, [*path, key], lines)
-
-
-def _toml_key(key: str) -> str:
-    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
-    return key if bare else _toml_string(key)
-
-
-def _toml_string(text: str) -> str:
-    out = []
-    for c in text:
-        if c in ('"', "\\"):
-            out.append("\\" + c)
-        elif c == "\t" or (ord(c) >= 0x20 and ord(c) != 0x7F):
-            out.append(c)
-        else:
-            out.append(f"\\u{ord(c):04x}")
-    return '"' + "".join(out) + '"'
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"config_toml: {value!r} is not a finite number")
-        return json.dumps(value)  # repr-exact, always with a '.' or an exponent
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
-        return "{" + inner + "}"
-    raise TypeError(f"config_toml: cannot write {type(value).__name__} {value!r}")

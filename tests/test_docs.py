@@ -1,7 +1,9 @@
-"""docs/ODD.md's parameter table (Appendix A.1) says what `agents/parameters.py` declares.
+"""The documentation says what the code does.
 
-Each row's default, Japan and U.S. values, range, unit, meaning and source are compared with
-the declarations and the market profiles, so the documentation cannot drift from the code.
+docs/ODD.md's parameter table (Appendix A.1): each row's default, Japan and U.S. values,
+range, unit, meaning and source are compared with the declarations of `agents/parameters.py`
+and the market profiles. docs/PROPERTY_TESTS.md: every Python example runs, and passes, as
+written.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import unittest
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,9 @@ import pytest
 
 from agents import parameters
 
-ODD = Path(__file__).resolve().parents[1] / "docs" / "ODD.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+ODD = DOCS / "ODD.md"
+PROPERTY_TESTS = DOCS / "PROPERTY_TESTS.md"
 COLUMNS = ("key", "default", "japan", "us", "range", "unit", "meaning", "source")
 
 
@@ -88,3 +93,26 @@ def test_a_documented_row_matches_its_declaration(key: str) -> None:
     if key.startswith("market.") and row["japan"]:
         assert same(row["japan"], declared["value"])
         assert same(row["us"], US[key]["value"])
+
+
+EXAMPLES = re.findall(r"```python\n(.*?)```", PROPERTY_TESTS.read_text(encoding="utf-8"), re.S)
+
+
+def run_example(index: int) -> dict[str, Any]:
+    """Execute one example of docs/PROPERTY_TESTS.md as a module; return its names."""
+    namespace: dict[str, Any] = {"__name__": f"property_tests_example_{index}"}
+    exec(compile(EXAMPLES[index], f"{PROPERTY_TESTS.name}, example {index + 1}", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("index", range(len(EXAMPLES)), ids=lambda i: f"example{i + 1}")
+def test_a_property_tests_example_runs_and_passes(index: int) -> None:
+    tests = 0
+    for name, value in run_example(index).items():
+        if name.startswith("test_") and callable(value):
+            value()
+            tests += 1
+        elif isinstance(value, type) and issubclass(value, unittest.TestCase):
+            value("runTest").runTest()
+            tests += 1
+    assert tests, "an example with no test"

@@ -4,7 +4,8 @@ Each file is written under a temporary name beside its destination, flushed to t
 and renamed over the destination (`os.replace`), then the folder is synced so the rename
 survives a power cut. A crash leaves the old file or the new one, and a failed write
 leaves no temporary file. `uninterrupted` holds Ctrl-C and SIGTERM while a group of such
-steps runs, so a signal cannot land between two renames that belong together.
+steps runs, so a signal cannot land between two renames that belong together;
+`write_tables` writes a set of Parquet files that way, all or none.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import polars as pl
+
+from experiments.store.layout import WriteError
 
 TEMP_MARK = ".tmp-"
 
@@ -72,6 +77,11 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
     write_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
+def write_parquet_atomically(frame: pl.DataFrame, path: Path) -> None:
+    """`write_atomically` for one Parquet file."""
+    write_atomically(path, frame.write_parquet)
+
+
 def uninterrupted(method):
     """Hold Ctrl-C and SIGTERM while `method` runs, then deliver them.
 
@@ -105,3 +115,28 @@ def replace_all(renames: dict[Path, Path]) -> None:
     """Rename each temporary file over its destination, with Ctrl-C held throughout."""
     for tmp, path in renames.items():
         os.replace(tmp, path)
+
+
+def write_tables(frames: dict[str, pl.DataFrame], folder: Path) -> None:
+    """Write each frame to `folder/<name>.parquet`, replacing what a former call wrote.
+
+    Every file is written and flushed under a temporary name before any is renamed, so a
+    failure (a full disk) leaves the former files as they were and no temporary file; the
+    renames run with Ctrl-C held. Raises WriteError naming the file that failed.
+    """
+    renames: dict[Path, Path] = {}
+    try:
+        for name, frame in frames.items():
+            path = folder / f"{name}.parquet"
+            tmp = temp_path(path)
+            renames[tmp] = path
+            frame.write_parquet(tmp)
+            flush_to_disk(tmp)
+    except BaseException as err:
+        for tmp in renames:
+            tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError | pl.exceptions.PolarsError):
+            raise WriteError(path, err) from None
+        raise
+    replace_all(renames)
+    sync_directory(folder)

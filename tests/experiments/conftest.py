@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sweep_helpers import TINY_GRID, run_cli, write_config
+
+from tests.experiments.sweep_helpers import TINY_GRID, run_cli, write_config
 
 
 @pytest.fixture(scope="session")

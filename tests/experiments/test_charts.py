@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
+from agents.client import STAGES
 from experiments import charts, report
 
 
@@ -184,7 +185,7 @@ def test_pipeline_chart_stacks_stages_per_panel():
             "count": [9.0, 1.0, 8.0, 2.0],
         }
     )
-    chart = charts.pipeline_chart(frame, stage_order=report.STAGES)
+    chart = charts.pipeline_chart(frame, stage_order=STAGES)
     spec = check(chart, title="Pipeline", legend_field="stage")
     assert spec["spec"]["mark"]["type"] == "area"
     assert spec["spec"]["encoding"]["y"]["stack"] == "zero"
@@ -337,6 +338,21 @@ def test_ratio_interval_is_deterministic_and_covers_the_ratio():
     assert hi - lo < (uhi - ulo) / 3
 
 
+# What `partnersim run` writes in manifest.json for synthetic_runs' design.
+MARKETS_X_POLICIES = {
+    "years": 5,
+    "design": {
+        "kind": "grid",
+        "samples": None,
+        "parameters": {
+            "market": {"values": ["japan", "us"], "column": "market.name"},
+            "policy": {"values": ["us_urgency", "hybrid"], "column": "policy.name"},
+        },
+    },
+    "swept": ["market.name", "policy.name"],
+}
+
+
 def synthetic_runs(replications=6):
     """Two policies in two markets; hybrid earns exactly 1000 more in each replication."""
     rows = []
@@ -368,8 +384,7 @@ def synthetic_runs(replications=6):
 
 def test_paired_differences_take_differences_within_replications():
     runs = synthetic_runs()
-    manifest = {"design": {"kind": "grid"}, "swept": ["market", "policy"], "years": 5}
-    layout = report.design_layout(runs, manifest)
+    layout = report.design_layout(runs, MARKETS_X_POLICIES)
     assert layout.policies == ["us_urgency", "hybrid"] and layout.markets == ["japan", "us"]
     labelled = report.with_labels(runs, layout)
     diffs = report.paired_differences(labelled, layout)
@@ -388,7 +403,7 @@ def test_paired_differences_take_differences_within_replications():
 
 def test_summary_table_has_one_row_per_market_and_policy():
     runs = synthetic_runs()
-    layout = report.design_layout(runs, {"design": {"kind": "grid"}, "years": 5})
+    layout = report.design_layout(runs, MARKETS_X_POLICIES)
     table = report.summary_table(report.with_labels(runs, layout), layout, "label")
     assert table.select("market", "label").rows() == [
         ("japan", "us_urgency"),

@@ -6,15 +6,16 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from sweep_helpers import TINY_BASE, TINY_GRID, run_cli, write_config
 
-from experiments import config
+from experiments import config, strategies
+from tests.experiments.sweep_helpers import TINY_BASE, TINY_GRID, run_cli, write_config
 
 CONFIGS = sorted((Path(config.__file__).parent / "configs").glob("*.toml"))
 
@@ -26,6 +27,43 @@ def test_shipped_configs_survive_toml_round_trip(path: Path) -> None:
     assert config.loads(text) == loaded
     assert config.to_toml(config.loads(text)) == text
     assert loaded.name == path.stem
+
+
+# The config hash names stored results: had `to_toml` changed its layout, every results
+# directory written before would be refused as "a different config".
+SHIPPED_HASHES = {
+    "hybrid_frontier": "ad77b1b140097cac",
+    "overselling": "f8e44e9b0bd9744c",
+    "patience": "65a9bdb17dfd28b3",
+    "quickstart": "d193b0078f0df6b9",
+    "sensitivity": "e76f51e51d631322",
+}
+
+
+def test_the_canonical_text_of_shipped_configs_keeps_its_hash() -> None:
+    assert {p.stem: config.load(p).config_hash for p in CONFIGS} == SHIPPED_HASHES
+
+
+# Found by Hypothesis: `experiments.config.to_toml` wrote a character outside the Basic
+# Multilingual Plane as a JSON surrogate pair ("\ud800\udc00"), which TOML rejects (fixed).
+@example(document={"name": "x", "description": "\U00010000"})
+@given(document=strategies.config_documents())
+def test_any_drawn_config_survives_toml(document: dict) -> None:
+    """Data -> TOML -> typed config -> TOML gives the same config and, again, the same text."""
+    text = config.toml_text(document)
+    assert tomllib.loads(text) == document
+    typed = config.loads(text)
+    written = config.to_toml(typed)
+    again = config.loads(written)
+    assert again == typed
+    assert config.to_toml(again) == written
+
+
+@given(text=st.text())
+def test_toml_text_writes_any_key_and_string(text: str) -> None:
+    document = {text: text, "t": {text: [text], "u": {text: {text: text}}}}
+    assert tomllib.loads(config.toml_text(document)) == document
+    assert tomllib.loads(config.toml_text(document, quoted=("t", "t.u"))) == document
 
 
 def test_shipped_configs_cover_the_issue() -> None:
@@ -251,6 +289,7 @@ def test_an_empty_scheduler_address_names_scheduler(
         pass
 
 
+@pytest.mark.slow  # the tiny grid's 60 runs, then another config's: about 4 s
 def test_a_different_config_is_refused_unless_fresh(
     reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -272,7 +311,7 @@ def test_a_different_config_is_refused_unless_fresh(
 
 @given(
     description=st.text(max_size=40),
-    years=st.floats(min_value=0.01, max_value=200),
+    years=st.floats(min_value=0.01, max_value=config.MAX_YEARS),
     urgency=st.lists(st.floats(0, 1), min_size=1, max_size=4, unique=True),
     reps=st.integers(1, 50),
     low=st.floats(0, 0.5),

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from experiments import config, design
-from sim import strategies
+from experiments import config, design, strategies
 
 
 def load(text: str) -> config.ExperimentConfig:
@@ -196,9 +195,8 @@ def test_sobol_bounds_scale_linearly() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(document=strategies.experiment_configs())
-def test_the_point_count_checked_at_load_is_the_design_s(document: dict) -> None:
-    experiment = config.loads(strategies.config_toml(document))
+@given(experiment=strategies.experiment_configs())
+def test_the_point_count_checked_at_load_is_the_design_s(experiment: config.ExperimentConfig):
     points = design.design_points(experiment)
     assert config.design_point_count(experiment.sweep) == len(points)
 

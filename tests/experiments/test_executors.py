@@ -18,15 +18,18 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sweep_helpers import TINY_RUNS, assert_same_results, run_cli
+
+from tests.experiments.sweep_helpers import TINY_RUNS, assert_same_results, run_cli
 
 
+@pytest.mark.slow
 def test_two_workers_equal_one(reference: Path, tiny_config: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert run_cli("run", tiny_config, "--out", out, "--workers", 2) == 0
     assert_same_results(reference, out)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_equals_process_pool(
     reference: Path, tiny_config: Path, tmp_path: Path
 ) -> None:
@@ -43,6 +46,7 @@ def _worker_config(keys: list[str]) -> list:
     return [dask.config.get(key) for key in keys]
 
 
+@pytest.mark.slow
 def test_local_cluster_runs_without_the_dashboards_sampling() -> None:
     import dask
     from distributed import get_client
@@ -150,6 +154,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
                     p.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_real_dask_cluster_equals_local(
     reference: Path, tiny_config: Path, tmp_path: Path, dask_cluster: str
 ) -> None:
@@ -166,7 +171,7 @@ def test_resume_refuses_results_of_other_model_code(
     changed = tmp_path / "changed-code"
     shutil.copytree(reference, changed)
     manifest = json.loads((changed / "manifest.json").read_text())
-    manifest["model_hash"] = "0" * 16  # as if agents/ or sim/ had changed since
+    manifest["model_hash"] = "0" * 16  # as if the model code had changed since
     (changed / "manifest.json").write_text(json.dumps(manifest))
     stray = tmp_path / "stray-runs"
     shutil.copytree(reference, stray)

@@ -12,7 +12,6 @@ is skipped; CI installs it.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import dataclasses
@@ -31,7 +30,7 @@ import pytest
 from PIL import Image
 
 from agents.parameters import ConfigError
-from experiments import report
+from experiments import cli, report
 from sim.run import make_spec, simulate
 
 TINY = {"market.clients": 30, "partner.reps": 2}
@@ -96,6 +95,7 @@ def write_experiment(root: Path, name: str, points, *, replications: int, years:
     ).write_parquet(root / "design.parquet")
     config = f'name = "{name}"\nyears = {years}\nreplications = {replications}\nseed = 1\n'
     manifest = {
+        "format": 1,
         "name": name,
         "config_text": config,
         "config_hash": "0123456789abcdef",
@@ -192,6 +192,10 @@ def inflate(source: Path, target: Path, copies: int, parts: int = 20) -> Path:
         size = -(-big.height // parts)
         for i in range(parts):
             big.slice(i * size, size).write_parquet(target / table / f"part-{i:06d}.parquet")
+        if table == "runs":
+            big.select(
+                "design_point", pl.lit(None, pl.Int64).alias("sample_index"), "replication", "run_id"
+            ).write_parquet(target / "design.parquet")
     manifest = json.loads((source / "manifest.json").read_text())
     manifest["replications"] = replications * copies
     manifest["counts"] = {"runs": tables["runs"].height * copies}
@@ -328,11 +332,7 @@ def test_large_experiment_report_is_written_in_seconds(large_report):
 
 
 def test_report_command(presets_dir, capsys):
-    parser = argparse.ArgumentParser(prog="partnersim")
-    report.add_report_command(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["report", str(presets_dir), "--no-images"])
-    assert args.func is report.cmd_report
-    assert args.func(args) == 0
+    assert cli.main(["report", str(presets_dir), "--no-images"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"report: {presets_dir / 'report.html'} (7 charts")
     assert (presets_dir / "report.html").exists() and not (presets_dir / "charts").exists()

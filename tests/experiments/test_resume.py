@@ -16,7 +16,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sweep_helpers import TINY_RUNS, assert_same_results, run_cli
+
+from tests.experiments.sweep_helpers import TINY_RUNS, assert_same_results, run_cli
+
+# Real processes killed mid-sweep and waited for: seconds each.
+pytestmark = pytest.mark.slow
 
 PARTNERSIM = Path(sys.executable).parent / "partnersim"
 

@@ -14,10 +14,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from sweep_helpers import TINY_BASE, assert_same_results, run_cli, tables, write_config
 
 from experiments import config, design, runner, store
+from experiments.store import result_store
 from sim.run import simulate
+from tests.experiments.sweep_helpers import (
+    TINY_BASE,
+    assert_same_results,
+    run_cli,
+    tables,
+    write_config,
+)
 
 # 3 policies x 4 replications = 12 runs of one year.
 TWELVE = (
@@ -148,7 +155,7 @@ def test_parts_agree_on_column_types() -> None:
 def test_the_buffer_is_compacted_and_a_part_keeps_every_row_in_order(
     plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "COMPACT_RUNS", 5)
+    monkeypatch.setattr(result_store, "COMPACT_RUNS", 5)
     results = [simulate(spec) for spec in plan.specs]
     out = tmp_path / "out"
     with store.ResultStore.open(out, plan, batch_runs=len(results) + 1) as stored:
@@ -338,27 +345,77 @@ def test_fresh_replaces_a_manifest_with_a_damaged_field(plan, tmp_path: Path) ->
     assert len(json.loads((out / "manifest.json").read_text())["sessions"]) == 1
 
 
-@pytest.mark.parametrize("canonical", [None, "absent"])
-def test_a_changed_config_in_an_older_manifest_is_still_one_line(
-    plan, tmp_path: Path, capsys: pytest.CaptureFixture, canonical
+@pytest.mark.parametrize(("found", "shown"), [(0, "0"), ("absent", "none"), (True, "True")])
+def test_a_manifest_of_another_format_is_refused_in_one_line_and_fresh_replaces_it(
+    plan, tmp_path: Path, capsys: pytest.CaptureFixture, found, shown: str
 ) -> None:
     out = tmp_path / "out"
     sweep(plan, out, batch_runs=12)
     manifest = json.loads((out / "manifest.json").read_text())
-    if canonical == "absent":
-        del manifest["config_canonical"]
+    assert manifest["format"] == store.FORMAT == 1
+    if found == "absent":
+        del manifest["format"]
     else:
-        manifest["config_canonical"] = canonical
+        manifest["format"] = found
     (out / "manifest.json").write_text(json.dumps(manifest))
-    changed = write_config(tmp_path, TWELVE.replace("seed = 3", "seed = 4"))
-    assert run_cli("run", changed, "--out", out, "--workers", 1) == 2
-    line = one_line_error(capsys)
-    if canonical is None:  # a field of the wrong type is named
-        assert "config_canonical: got None, expected a string" in line
-    else:  # written before config_canonical: refused without naming the setting
-        assert "different config" in line and "seed" not in line
+    before = snapshot(out)
+    path = write_config(tmp_path, TWELVE)
+    for args in (["run", path, "--out", out, "--workers", 1], ["report", out, "--no-images"]):
+        assert run_cli(*args) == 2
+        line = one_line_error(capsys)
+        assert f"{out / 'manifest.json'}: format {shown}, expected 1" in line and "--fresh" in line
+    assert snapshot(out) == before
+    store.ResultStore.open(out, plan, fresh=True).close()  # what `run --fresh` does first
+    assert json.loads((out / "manifest.json").read_text())["format"] == 1
+    assert not list((out / "runs").iterdir())
 
 
+@pytest.mark.parametrize("field", ["config_canonical", "model_hash", "sessions"])
+def test_a_manifest_without_a_field_resume_reads_is_named_in_one_line(
+    plan, tmp_path: Path, capsys: pytest.CaptureFixture, field: str
+) -> None:
+    out = tmp_path / "out"
+    sweep(plan, out, batch_runs=12)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest[field]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    path = write_config(tmp_path, TWELVE)
+    assert run_cli("run", path, "--out", out, "--workers", 1) == 2
+    assert f"manifest.json: {field}: got nothing, expected a" in one_line_error(capsys)
+
+
+def copy_of_the_model(folder: Path) -> Path:
+    """The files of `agents/` and `sim/` (code and data) copied under folder."""
+    source = Path(store.__file__).resolve().parents[2]
+    for package in ("agents", "sim"):
+        for path in (source / package).rglob("*"):
+            if path.is_file() and path.suffix in (".py", ".toml"):
+                target = folder / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(path.read_bytes())
+    return folder
+
+
+def test_the_model_hash_covers_the_model_and_not_its_test_helpers(tmp_path: Path) -> None:
+    root = copy_of_the_model(tmp_path)
+    (root / "sim" / "strategies.py").write_text("# Hypothesis strategies\n")
+    files = store.model_files(root)
+    assert "agents/rules.py" in files and "agents/markets/japan.toml" in files
+    assert "sim/model.py" in files and "sim/strategies.py" not in files
+    before = store.model_hash(root)
+    (root / "sim" / "strategies.py").write_text("# Hypothesis strategies, edited\n")
+    (root / "sim" / "notes.txt").write_text("not code")
+    assert store.model_hash(root) == before
+    for changed in ("sim/model.py", "agents/rules.py", "agents/markets/japan.toml"):
+        original = (root / changed).read_bytes()
+        (root / changed).write_bytes(original + b"\n# edited\n")
+        assert store.model_hash(root) != before, changed
+        (root / changed).write_bytes(original)
+    (root / "agents" / "markets" / "india.toml").write_text("")
+    assert store.model_hash(root) != before
+
+
+@pytest.mark.slow  # renders a report
 def test_run_report_that_cannot_be_written_is_one_line_and_keeps_the_runs(
     plan, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -394,7 +451,7 @@ def test_parts_are_flushed_to_disk_before_their_rename_and_the_rename_after_it(
 
     monkeypatch.setattr(os, "fsync", synced)
     monkeypatch.setattr(os, "replace", lambda a, b: (events.append("rename"), replace(a, b))[1])
-    store._write_parquet_atomically(pl.DataFrame({"a": [1]}), tmp_path / "part-000000.parquet")
+    store.write_parquet_atomically(pl.DataFrame({"a": [1]}), tmp_path / "part-000000.parquet")
     assert events == ["sync file", "rename", "sync folder"]
     assert pl.read_parquet(tmp_path / "part-000000.parquet")["a"].to_list() == [1]
 
@@ -404,7 +461,7 @@ def test_an_interrupt_inside_add_waits_until_the_store_is_consistent(
 ) -> None:
     """Ctrl-C landing while a run is buffered: no run is counted without all its tables."""
     out = tmp_path / "out"
-    real_concat = store.pl.concat
+    real_concat = pl.concat
     sent = []
 
     def concat_then_interrupted(items, *args, **kwargs):
@@ -414,9 +471,9 @@ def test_an_interrupt_inside_add_waits_until_the_store_is_consistent(
             signal.raise_signal(signal.SIGINT)
         return real_concat(items, *args, **kwargs)
 
-    monkeypatch.setattr(store.pl, "concat", concat_then_interrupted)
+    monkeypatch.setattr(pl, "concat", concat_then_interrupted)
     assert sweep(plan, out).interrupted and sent
-    monkeypatch.setattr(store.pl, "concat", real_concat)
+    monkeypatch.setattr(pl, "concat", real_concat)
     assert sweep(plan, out).status == "complete"
     ids = {t: set(pl.read_parquet(out / t / "*.parquet")["run_id"]) for t in ("runs", "monthly")}
     assert len(ids["runs"]) == plan.runs

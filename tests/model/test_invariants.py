@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import tomllib
 
 import polars as pl
 import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
-from watch import Watch, assert_holds, build, observe, spec_of
 
 from agents import parameters
-from experiments import config as experiment_config
 from sim import strategies
 from sim.model import PartnershipModel
 from sim.run import RunSpec, simulate
+from tests.model.watch import Watch, assert_holds, build, observe, spec_of
 
 FRAMES = ("runs", "monthly", "deals")
 
@@ -265,21 +263,6 @@ def test_changing_only_the_policy_keeps_the_client_population(spec: RunSpec, pol
     """Common random numbers: another policy, same seed -> the same drawn clients."""
     other = dataclasses.replace(spec, params=dataclasses.replace(spec.params, policy=policy))
     assert population(build(spec)) == population(build(other))
-
-
-# Found by Hypothesis: `experiments.config.to_toml` wrote a character outside the Basic
-# Multilingual Plane as a JSON surrogate pair ("\ud800\udc00"), which TOML rejects (fixed).
-@example(config={"name": "x", "description": "\U00010000"})
-@given(config=strategies.experiment_configs())
-def test_experiment_config_survives_toml(config: dict) -> None:
-    """TOML -> typed config -> TOML gives the same config and, written again, the same text."""
-    text = strategies.config_toml(config)
-    assert tomllib.loads(text) == config
-    typed = experiment_config.loads(text)
-    written = experiment_config.to_toml(typed)
-    again = experiment_config.loads(written)
-    assert again == typed
-    assert experiment_config.to_toml(again) == written
 
 
 @given(spec=strategies.run_specs())

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from watch import Watch, assert_holds, build, close, spec_of
 
 from agents import rules
 from sim import strategies
 from sim.run import RunSpec
+from tests.model.watch import Watch, assert_holds, build, close, spec_of
 
 
 def running(machine: PartnershipMachine) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 
 import pytest
 from hypothesis import Phase, find, given, settings
@@ -151,16 +150,3 @@ def test_policy_levers_are_accepted_mid_run(spec: RunSpec, levers: dict) -> None
     model.set_policy(**levers)
     assert {k: getattr(model.params.policy, k) for k in levers} == levers
     model.step()
-
-
-@given(config=strategies.experiment_configs())
-def test_config_toml_reads_back_as_the_same_data(config: dict) -> None:
-    assert tomllib.loads(strategies.config_toml(config)) == config
-
-
-@given(text=st.text())
-def test_config_toml_writes_any_string(text: str) -> None:
-    assert tomllib.loads(strategies.config_toml({text: text, "t": {text: [text]}})) == {
-        text: text,
-        "t": {text: [text]},
-    }

@@ -19,6 +19,9 @@ from scipy import stats
 from agents import parameters
 from sim.run import RunSpec, simulate
 
+# About a minute of runs on two cores: `make fast` leaves them out, `make test` runs them.
+pytestmark = pytest.mark.slow
+
 SEED = 20261127
 REPLICATIONS = 8
 MARKETS = ("japan", "us")

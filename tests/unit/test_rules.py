@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents import rules
+from agents.parameters import MAX_YEARS
 
 unit = st.floats(0, 1)
 positive_unit = st.floats(0.01, 1)
@@ -21,7 +22,7 @@ context_score = st.floats(0, 100)
 count = st.integers(0, 1000)
 gamma = st.floats(0, 10)
 n0 = st.floats(0.01, 100)
-days = st.floats(0, 365 * 200)
+days = st.floats(0, rules.YEAR_DAYS * MAX_YEARS)  # any day of the longest run
 
 
 @st.composite
@@ -262,7 +263,7 @@ def test_discount_factor_decreasing_in_day(day, later_by, rate):
 
 def test_a_month_end_reached_by_adding_months_belongs_to_that_month():
     day = 0.0
-    for month in range(1, 12 * 200 + 1):
+    for month in range(1, 12 * MAX_YEARS + 1):
         day += rules.MONTH_DAYS
         assert rules.month_of_day(day) == month
 

@@ -1,0 +1,305 @@
+"""Captions: one sentence per figure, stating the numbers the chart shows.
+
+Each function takes the frames its figure is drawn from (and the runs, where a caption
+needs a number the chart does not plot, such as a ratio's bootstrap interval).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from experiments.report.aggregates import TOTAL_REVENUE, Y1_PER_REP, Outcome, outcomes
+from experiments.report.formatting import money, number, ratio_text, share, telling, times
+from experiments.report.layout import Layout, focus_market, short
+from experiments.report.statistics import ratio_interval
+
+
+def _groups(runs: pl.DataFrame, market: str | None) -> pl.DataFrame:
+    runs = runs if market is None else runs.filter(pl.col("market") == market)
+    return runs.group_by("series", maintain_order=True).agg(
+        pl.col(TOTAL_REVENUE).mean().alias("mean"), pl.len().alias("n")
+    )
+
+
+def _revenue_ratio(runs: pl.DataFrame, top: str, low: str):
+    """Mean revenue of series `top` over `low`, paired by replication when every run pairs."""
+    a = runs.filter(pl.col("series") == top)
+    b = runs.filter(pl.col("series") == low)
+    keys = ["replication", "seed_entropy"]
+    paired = False
+    if a.height == b.height and a.select(keys).n_unique() == a.height:
+        joined = (
+            a.select(*keys, TOTAL_REVENUE)
+            .join(b.select(*keys, TOTAL_REVENUE), on=keys, suffix="_b")
+            .sort(keys)
+        )
+        paired = joined.height == a.height
+    if paired:
+        va, vb = joined[TOTAL_REVENUE].to_numpy(), joined[f"{TOTAL_REVENUE}_b"].to_numpy()
+    else:
+        va, vb = a[TOTAL_REVENUE].to_numpy(), b[TOTAL_REVENUE].to_numpy()
+    ratio, lo, hi = ratio_interval(va, vb, paired=paired)
+    return ratio, lo, hi, paired
+
+
+def revenue_caption(runs: pl.DataFrame, layout: Layout) -> str:
+    market = focus_market(layout)
+    groups = _groups(runs, market).sort("mean", descending=True)
+    where = f"In {market}, " if market else ""
+    top = groups.row(0, named=True)
+    if groups.height == 1:
+        return (
+            f"{where}{top['series']} earns a mean {layout.horizon} revenue of "
+            f"{money(top['mean'])} over {top['n']} runs."
+        )
+    low = groups.row(groups.height - 1, named=True)
+    sub = runs.filter(pl.col("market") == market) if market else runs
+    ratio, rlo, rhi, paired = _revenue_ratio(sub, top["series"], low["series"])
+    how = "paired replications" if paired else "bootstrap"
+    if not telling(ratio):  # the lowest earns (almost) nothing: no ratio to state
+        return (
+            f"{where}{top['series']} earns a mean {layout.horizon} revenue of "
+            f"{money(top['mean'])} against {money(low['mean'])} for {low['series']}."
+        )
+    return (
+        f"{where}{top['series']} earns {times(ratio)} the {layout.horizon} revenue of "
+        f"{low['series']} ({money(top['mean'])} against {money(low['mean'])}; "
+        f"95% CI of the ratio {ratio_text(rlo)}-{ratio_text(rhi)}, {how})."
+    )
+
+
+def survival_caption(last: pl.DataFrame) -> str:
+    month = int(last["month"].max())
+    if last["active_share"].min() >= 1:
+        return f"No partnership ended in any run within {month} months."
+    worst = last.sort("active_share").row(0, named=True)
+    best = (
+        last.filter(pl.col("market") == worst["market"])
+        .sort("active_share", descending=True)
+        .row(0, named=True)
+    )
+    return (
+        f"After {month} months the partnership is still active in "
+        f"{share(worst['active_share'])} of {worst['series']} runs in {worst['market']}, "
+        f"against {share(best['active_share'])} for {best['series']}."
+    )
+
+
+def pipeline_caption(last: pl.DataFrame) -> str:
+    month = int(last["month"].max())
+    open_ = sum(pl.col(f"pipeline_{s}") for s in ("engaged", "evaluation", "ringi"))
+    frame = last.with_columns(open=open_).sort("pipeline_customer", descending=True)
+    top = frame.row(0, named=True)
+    return (
+        f"At month {month}, {top['market']} / {top['series']} has the most customers: "
+        f"{top['pipeline_customer']:.1f} on average, with {top['open']:.1f} opportunities "
+        f"still open and {top['pipeline_lost']:.1f} lost."
+    )
+
+
+def trust_caption(last: pl.DataFrame) -> str:
+    month = int(last["month"].max())
+    parts = []
+    measures = (
+        ("trust_mean", "client stakeholders' trust"),
+        ("reseller_mean", "the reseller's trust in the vendor"),
+    )
+    for col, who in measures:
+        frame = last.drop_nulls(col).sort(col)
+        if frame.is_empty():
+            continue
+        lo, hi = frame.row(0, named=True), frame.row(frame.height - 1, named=True)
+        if frame.height == 1:
+            parts.append(f"{who} is {lo[col]:.2f} on average")
+            continue
+        parts.append(
+            f"{who} ranges from {lo[col]:.2f} ({lo['market']} / {lo['series']}) to "
+            f"{hi[col]:.2f} ({hi['market']} / {hi['series']})"
+        )
+    return f"At month {month}, " + "; ".join(parts) + "."
+
+
+def per_rep_caption(
+    runs: pl.DataFrame, layout: Layout, quant: pl.DataFrame, target: float | None
+) -> str:
+    parts = []
+    for market in layout.markets:
+        q = quant.filter(pl.col("market") == market).sort("median", descending=True)
+        if q.is_empty():
+            continue
+        top = q.row(0, named=True)
+        reach = ""
+        if target is not None:
+            sub = runs.filter((pl.col("market") == market) & (pl.col("series") == top["series"]))
+            hit = float((sub[Y1_PER_REP] >= target).mean())
+            reach = f", {share(hit)} of its runs reach the target"
+        parts.append(
+            f"in {market} the best median is {money(top['median'])} ({top['series']}{reach})"
+        )
+    head = f"Against the {money(target)} target per rep, " if target else ""
+    text = head + "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
+
+
+def cycle_caption(quant: pl.DataFrame, per_market: pl.DataFrame) -> str:
+    """`quant`: quantiles per market and series; `per_market`: median days per market."""
+    per_market = per_market.sort("median", descending=True)
+    slow = quant.sort("median", descending=True).row(0, named=True)
+    fast = quant.sort("median").row(0, named=True)
+    if quant.height == 1:
+        return (
+            f"Won deals take a median of {slow['median']:.0f} days from first contact to "
+            f"decision (middle half {slow['q1']:.0f}-{slow['q3']:.0f} days; "
+            f"{slow['n']} won deals)."
+        )
+    if per_market.height >= 2:
+        hi, lo = per_market.row(0, named=True), per_market.row(per_market.height - 1, named=True)
+        return (
+            f"Won deals take a median of {hi['median']:.0f} days to close in {hi['market']} "
+            f"and {lo['median']:.0f} in {lo['market']} ({times(hi['median'] / lo['median'])}); "
+            f"the slowest series is {slow['market']} / {slow['series']} at "
+            f"{slow['median']:.0f} days."
+        )
+    return (
+        f"The median days to close a won deal range from {fast['median']:.0f} "
+        f"({fast['series']}) to {slow['median']:.0f} ({slow['series']}) over "
+        f"{int(quant['n'].sum())} won deals."
+    )
+
+
+def paired_caption(paired: pl.DataFrame, layout: Layout) -> str:
+    frame = paired.filter(pl.col("column") == TOTAL_REVENUE)
+    market = focus_market(layout)
+    sub = frame.filter(pl.col("market") == market) if market else frame
+    preferred = sub.filter((pl.col("a") == "us_urgency") & (pl.col("b") == "hybrid"))
+    if preferred.is_empty():
+        preferred = sub.with_columns(
+            t=(pl.col("mean") / (pl.col("hi") - pl.col("mean")).abs()).abs()
+        ).sort("t", descending=True, nulls_last=True)
+    row = preferred.row(0, named=True)
+    more = "more" if row["mean"] >= 0 else "less"
+    difference = (
+        f"{money(abs(row['mean']))} {more} per run, 95% CI {money(row['lo'])} to "
+        f"{money(row['hi'])}, over {row['n']} paired replications"
+    )
+    if telling(row["ratio"]):
+        text = (
+            f"In {row['market']}, {row['b']} earns {times(row['ratio'])} the "
+            f"{layout.horizon} revenue of {row['a']} "
+            f"(95% CI {ratio_text(row['ratio_lo'])}-{ratio_text(row['ratio_hi'])}; "
+            f"{difference})"
+        )
+    else:  # the baseline earns (almost) nothing: state the difference alone
+        text = (
+            f"In {row['market']}, {row['b']} earns {money(abs(row['mean']))} {more} "
+            f"{layout.horizon} revenue than {row['a']} per run (95% CI "
+            f"{money(row['lo'])} to {money(row['hi'])}, over {row['n']} paired replications)"
+        )
+    others = frame.filter(
+        (pl.col("market") != row["market"]) & (pl.col("a") == row["a"]) & (pl.col("b") == row["b"])
+    )
+    for other in others.iter_rows(named=True):
+        if not telling(other["ratio"]):
+            continue
+        text += (
+            f"; in {other['market']}, {times(other['ratio'])} as much "
+            f"(95% CI {ratio_text(other['ratio_lo'])}-{ratio_text(other['ratio_hi'])})"
+        )
+    return text + "."
+
+
+def sweep_caption(frame: pl.DataFrame, layout: Layout, series_order: list[str]) -> str:
+    revenue, ends = outcomes(layout)[0].name, outcomes(layout)[3].name
+    # The parameter whose range moves revenue most, in the first series.
+    series = frame["series"].unique(maintain_order=True).to_list()
+    first = next((s for s in series_order if s in series), series[0])
+    sub = frame.filter(pl.col("series") == first)
+    best, best_span = None, -1.0
+    for name in frame["parameter"].unique(maintain_order=True).to_list():
+        rev = sub.filter((pl.col("parameter") == name) & (pl.col("outcome") == revenue))
+        span = float(rev["value"].max() - rev["value"].min()) if rev.height else -1.0
+        if span > best_span:
+            best, best_span = name, span
+    rev = sub.filter((pl.col("parameter") == best) & (pl.col("outcome") == revenue)).sort("x")
+    end = sub.filter((pl.col("parameter") == best) & (pl.col("outcome") == ends)).sort("x")
+    lo, hi = rev.row(0, named=True), rev.row(rev.height - 1, named=True)
+    text = (
+        f"For {first}, raising {best} from {lo['x']:.3g} to {hi['x']:.3g} moves the mean "
+        f"{revenue.removesuffix(' (USD)')} from {money(lo['value'])} to {money(hi['value'])}"
+    )
+    if end.height:
+        text += (
+            f" and the probability that the partnership ends from "
+            f"{share(end['value'][0])} to {share(end['value'][-1])}"
+        )
+    return text + "."
+
+
+def heatmap_caption(stat: pl.DataFrame, outcome: Outcome, xname: str, yname: str) -> str:
+    ordered = stat.sort("value", descending=True)
+    hi, lo = ordered.row(0, named=True), ordered.row(ordered.height - 1, named=True)
+    name = outcome.name.removesuffix(" (USD)")
+    if hi["value"] == lo["value"]:
+        return f"{name} is {outcome.fmt(hi['value'])} in every cell of the grid."
+    if outcome.proportion:
+        best, worst = lo, hi
+        verb = "is lowest"
+    else:
+        best, worst = hi, lo
+        verb = "peaks"
+    several = stat["panel"].n_unique() > 1
+
+    def where(r: dict[str, Any]) -> str:
+        cell = f"{short(xname)}={r['x']:g}, {short(yname)}={r['y']:g}"
+        return cell + (f" ({r['panel']})" if several else "")
+
+    return (
+        f"{name} {verb} at {where(best)}: "
+        f"{outcome.fmt(best['value'])} (95% CI {outcome.fmt(best['lo'])} to "
+        f"{outcome.fmt(best['hi'])}), against {outcome.fmt(worst['value'])} at {where(worst)}."
+    )
+
+
+def sobol_caption(frame: pl.DataFrame, layout: Layout) -> str:
+    revenue = outcomes(layout)[0].name
+    sub = frame.filter(pl.col("outcome") == revenue)
+    if sub.is_empty():
+        sub = frame.filter(pl.col("outcome") == frame["outcome"][0])
+        revenue = frame["outcome"][0]
+    st = sub.filter(pl.col("index") == "ST").sort("value", descending=True, nulls_last=True)
+    s1 = sub.filter(pl.col("index") == "S1")
+    top = st.row(0, named=True)
+    top_s1 = s1.filter(pl.col("parameter") == top["parameter"])["value"][0]
+    total_s1 = float(s1["value"].sum())
+    return (
+        f"{top['parameter']} has the largest total effect on {revenue.removesuffix(' (USD)')}: "
+        f"ST = {top['value']:.2f} (95% CI {top['lo']:.2f} to {top['hi']:.2f}), "
+        f"S1 = {top_s1:.2f}; the first-order indices sum to {total_s1:.2f}"
+        + (
+            f", so interactions account for about {1 - total_s1:.0%} of the variance."
+            if 0 <= total_s1 <= 1
+            else " (outside [0, 1]: too few samples for stable estimates)."
+        )
+    )
+
+
+def morris_caption(frame: pl.DataFrame, layout: Layout) -> str:
+    known = {o.name: o for o in outcomes(layout)}
+    name = outcomes(layout)[0].name
+    if frame.filter(pl.col("outcome") == name).is_empty():
+        name = frame["outcome"][0]
+    sub = frame.filter(pl.col("outcome") == name)
+    fmt = known[name].fmt if name in known else number
+    ranked = sub.sort("mu_star", descending=True, nulls_last=True)
+    top = ranked.row(0, named=True)
+    runner_up = ranked.row(1, named=True) if ranked.height > 1 else None
+    text = (
+        f"{top['parameter']} has the largest mean absolute effect on "
+        f"{top['outcome'].removesuffix(' (USD)')}: mu* = {fmt(top['mu_star'])} "
+        f"(± {fmt(top['mu_star_conf'])}), sigma = {fmt(top['sigma'])}"
+    )
+    if runner_up:
+        text += f", ahead of {runner_up['parameter']} (mu* = {fmt(runner_up['mu_star'])})"
+    return text + "."

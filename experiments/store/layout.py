@@ -1,0 +1,44 @@
+"""The names of what `partnersim run` writes in an output directory, and the store's errors.
+
+Every module of the store, and the commands that read an experiment, find files by these
+names; the errors are reported as one line by the command line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+TABLES = ("runs", "monthly", "deals")
+WRITE_ORDER = ("deals", "monthly", "runs")  # runs last: its rename commits the part
+MANIFEST = "manifest.json"
+DESIGN = "design.parquet"
+FAILURES = "failures.parquet"
+LOCK = ".lock"
+# Everything `partnersim run` writes; `--fresh` removes exactly these. Steps that add files
+# to DIR (e.g. a report) should append their names so a fresh run removes stale copies.
+MANAGED = [*TABLES, MANIFEST, DESIGN, FAILURES, "report.html", "charts"]
+MANAGED_FOLDERS = {*TABLES, "charts"}
+PART = re.compile(r"part-(\d{6,})\.parquet")
+
+
+class StoreError(Exception):
+    """A problem with the output directory, reported as one line."""
+
+
+class WriteError(StoreError):
+    """Results could not be written (a full disk, an I/O error); what was written is kept.
+
+    `unsaved_runs` finished runs were in the batch that failed, and are not stored.
+    """
+
+    def __init__(self, path: Path, err: BaseException, unsaved_runs: int = 0) -> None:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else one_line(err)
+        super().__init__(f"cannot write {path}: {reason}")  # "No space left on device"
+        self.unsaved_runs = unsaved_runs
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one short line, for a one-line error."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
