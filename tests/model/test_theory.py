@@ -55,6 +55,7 @@ DEGENERATE = {
             "reputation",
             "pressure",
             "coselling",
+            "budgets",
         )
     },
 }
