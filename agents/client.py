@@ -1,7 +1,11 @@
 """Client organization: a buying center of stakeholders, its opportunities and its account.
 
-Stakeholders are parallel lists inside the organization (trust T, ceiling T_max, favourable
-count n, commitment C; index 0 is the decider), which is faster than one agent each for 4-15 people.
+Organizations differ (docs/ODD.md 5): a deal value, a need (value against price) for each
+stakeholder around the organization's, whether it is one of the reseller's own customers
+(warm), and an incumbent product of some strength. Stakeholders are parallel lists inside the
+organization (trust T, ceiling T_max, favourable count n, commitment C, need; index 0 is the
+decider), which is faster than one agent each for 4-15 people. An opportunity ends won, lost
+to a competitor, in no decision, or stalled.
 Processes: `selling` (one opportunity from first contact to decision), `nurturing`
 (non-selling nemawashi contacts), `circulating_ringi`, `maintaining_account` (renewal,
 expansion, churn) and `suffering_incidents` while the product is in use.
@@ -20,7 +24,7 @@ if TYPE_CHECKING:
     from agents.rep import SalesRep
 
 STAGES = ("prospect", "engaged", "evaluation", "ringi", "customer", "churned", "lost")
-OUTCOMES = ("won", "lost", "stalled", "open")
+OUTCOMES = ("won", "lost_competitor", "no_decision", "stalled", "open")
 
 DEAL_FIELDS = (
     "client",
@@ -43,6 +47,9 @@ DEAL_FIELDS = (
     "ringi_rounds",
     "overselling_discovered",
     "incidents",
+    "warm",
+    "blockers",
+    "forecast_misreads",
 )
 
 
@@ -51,8 +58,12 @@ class Deal:
 
     __slots__ = DEAL_FIELDS
 
-    def __init__(self, client: int, market: str, stakeholders: int, rep: int, day: float):
+    def __init__(
+        self, client: int, market: str, stakeholders: int, rep: int, day: float, warm: bool
+    ) -> None:
         self.client, self.market, self.stakeholders, self.rep = client, market, stakeholders, rep
+        self.warm = warm
+        self.blockers = self.forecast_misreads = 0
         self.first_contact_day = day
         self.pitch_day = self.comfort_day = self.proposal_day = None
         self.evaluation_day = self.ringi_start_day = self.decision_day = None
@@ -84,15 +95,31 @@ class ClientOrganization(mesa.Agent):
         self.n_approvers = min(
             size, int(draw.integers(market.n_approvers_min, market.n_approvers_max + 1))
         )
+        # Drawn whatever the switches say, so that switching a mechanism off keeps the rest of
+        # the population as it was (common random numbers across configurations too).
+        spread = market.need_sigma_within
+        self.need = [self.value_ratio * math.exp(spread * draw.gauss()) for _ in range(size)]
+        warm = draw.random() < market.warm_share
+        has_incumbent = draw.random() < market.incumbent_share
+        mean = market.incumbent_strength_mean
+        strength = draw.betavariate(2.0 * mean, 2.0 * (1.0 - mean))
+        mech = p.mechanisms
+        self.warm = warm and mech.warm_accounts
+        # the reseller knows its own customers' needs: it never opens a deal without one
+        self.known_without_need = self.warm and self.value_ratio < 1.0
+        self.incumbent_strength = strength if has_incumbent and mech.competitors else 0.0
+        self.budget_start_day = draw.random() * rules.YEAR_DAYS
         self.trust = [market.trust_initial] * size
         self.ceiling = [market.trust_ceiling] * size
-        self.favourable = [0] * size
+        interactions = round(market.warm_interactions_share * model.comfort_k) if self.warm else 0
+        self.favourable = [interactions] * size
         self.commitment = [0.0] * size
         # Comfort is kept up to date by every trust update, so that the selling loop's
         # consensus and key-people checks are O(1).
         self._alpha, self._theta, self._comfort_k = market.alpha, market.theta, model.comfort_k
         self.at_ease = [
-            rules.is_comfortable(t, 0, self._theta, self._comfort_k) for t in self.trust
+            rules.is_comfortable(t, n, self._theta, self._comfort_k)
+            for t, n in zip(self.trust, self.favourable, strict=True)
         ]
         self.comfortable_count = sum(self.at_ease)
         self.stage = "prospect"
@@ -100,7 +127,8 @@ class ClientOrganization(mesa.Agent):
         self.account_value_usd = 0.0
         self.in_use = False  # the product is in evaluation or in production here
         self.deal: Deal | None = None
-        self.pitch_meeting = 0
+        self.contacted = False  # trust is set at the first contact (warmth, reputation)
+        self.lead_waiting = False  # a lead waiting for its rep's time        self.pitch_meeting = 0
         self.last_progress_day = 0.0
         self._incidents_running = False
 
@@ -116,6 +144,9 @@ class ClientOrganization(mesa.Agent):
         return self.stage
 
     def is_available(self) -> bool:
+        """Open to a new opportunity: a prospect no lead is waiting for, not known to lack need."""
+        if self.lead_waiting or self.known_without_need:
+            return False
         return self.stage_now() == "prospect"
 
     def comfortable(self, i: int) -> bool:
@@ -144,7 +175,7 @@ class ClientOrganization(mesa.Agent):
             self.at_ease[i] = now
             self.comfortable_count += 1 if now else -1
 
-    def favour(self, people, *, counted: bool = True) -> None:
+    def favour(self, people, *, counted: bool = True, alpha_factor: float = 1.0) -> None:
         """A favourable interaction with each stakeholder in `people` (indices).
 
         A non-selling contact (`counted=False`) raises trust but not the count n: comfort's
@@ -154,7 +185,7 @@ class ClientOrganization(mesa.Agent):
         """
         trust, ceiling, favourable = self.trust, self.ceiling, self.favourable
         at_ease = self.at_ease
-        alpha, theta, k = self._alpha, self._theta, self._comfort_k
+        alpha, theta, k = min(1.0, self._alpha * alpha_factor), self._theta, self._comfort_k
         after_favourable, is_comfortable = rules.after_favourable, rules.is_comfortable
         for i in people:
             trust[i] = after_favourable(trust[i], ceiling[i], alpha)
@@ -165,18 +196,68 @@ class ClientOrganization(mesa.Agent):
                 self.comfortable_count += 1
 
     def violate(self, i: int, severity: float) -> None:
-        tp = self.model.params.trust
+        """A violation: trust falls (absolute, early breaches weigh more); before comfort, it
+        also undoes favourable interactions (getting comfortable partly starts over)."""
+        p = self.model.params
+        tp = p.trust
         self.trust[i] = rules.after_violation(
             self.trust[i],
             severity,
-            self.model.params.market.beta,
+            p.market.beta,
             self.commitment[i],
             tp.phi,
             self.favourable[i],
             tp.gamma,
             tp.n0,
         )
+        if not self.at_ease[i] and p.mechanisms.comfort_setback:
+            self.favourable[i] = rules.after_setback(
+                self.favourable[i], severity, tp.comfort_setback
+            )
         self._settle(i)
+
+    def build_commitment(self, i: int) -> None:
+        """A favourable relationship contact during a sale: a fraction of a month's commitment."""
+        p = self.model.params
+        if p.mechanisms.presale_commitment:
+            tp = p.trust
+            self.commitment[i] = rules.after_commitment_month(
+                self.commitment[i], self.trust[i], tp.benefit, tp.eta * tp.presale_commitment_share
+            )
+
+    def first_contact(self) -> None:
+        """Trust at the first contact: reputation in the market, plus what a warm account's
+        stakeholders carry over from the reseller."""
+        m = self.model
+        p = m.params
+        self.contacted = True
+        start = p.market.trust_initial
+        if p.mechanisms.reputation:
+            start = rules.reputation_trust(start, m.oversell_discoveries, p.market.reputation_loss)
+        for i in range(self.size):
+            trust = start
+            if self.warm:
+                trust = rules.warm_trust(
+                    trust, self.ceiling[i], m.reseller.trust, p.market.warm_trust_transfer
+                )
+            self.trust[i] = min(trust, self.ceiling[i])
+            self._settle(i)
+
+    def blocker_count(self) -> int:
+        """Stakeholders who block now: the offer worth less than its price to them (with the
+        relationship's bond and what overselling promises), or their trust lost."""
+        p = self.model.params
+        market = p.market
+        lift = p.product.oversell_value_lift * market.oversell_credibility * self.model.overselling
+        value, start, floor = (
+            market.relationship_value,
+            market.trust_initial,
+            market.blocker_trust_floor,
+        )
+        return sum(
+            rules.is_blocker(rules.perceived_need(need, lift, value * (t - start)), t, floor)
+            for need, t in zip(self.need, self.trust, strict=True)
+        )
 
     def violate_all(self, severity: float) -> None:
         for i in range(self.size):
@@ -192,6 +273,7 @@ class ClientOrganization(mesa.Agent):
             self.trust[i] = min(self.trust[i], self.ceiling[i])
             self.violate(i, severity)  # settles comfort too
         m.reseller.violate(severity * 0.5 * p.market.partner_sensitivity)
+        m.overselling_discovered()
 
     # ---------------------------------------------------------------- selling
     def favourable_chance(self, people) -> float:
@@ -203,14 +285,42 @@ class ClientOrganization(mesa.Agent):
             mean = p.market.trust_initial
         return rules.favourable_probability(p.product.fit, p.market.favourable_base, mean)
 
+    def meeting_outcome(self, present: list[int], random) -> list[int]:
+        """The attendees a meeting favours, each drawn on their own trust.
+
+        Outcomes are correlated through the meeting: each attendee's uniform is the meeting's
+        shared one with probability `meeting_correlation`, else its own, so every attendee is
+        favoured with its own q_i while a good or bad meeting moves several at once. With
+        `mechanisms.individual_outcomes` off, one draw on the mean trust decides for the room.
+        """
+        p = self.model.params
+        if not p.mechanisms.individual_outcomes:
+            return present if random() < self.favourable_chance(present) else []
+        fit, base = p.product.fit, p.market.favourable_base
+        rho = p.trust.meeting_correlation
+        shared = random()
+        if not p.mechanisms.trust_in_favourable:
+            q = rules.favourable_probability(fit, base, p.market.trust_initial)
+            return [i for i in present if (shared if random() < rho else random()) < q]
+        trust, slope = self.trust, fit * (1.0 - base)
+        floor = fit * base
+        # q_i = fit * (base + (1 - base) * T_i), T_i in [0, 1]: rules.favourable_probability
+        return [
+            i
+            for i in present
+            if (shared if random() < rho else random()) < floor + slope * trust[i]
+        ]
+
     def selling(self, rep: SalesRep):
-        """One opportunity: meetings at the policy's cadence until a decision or a stall."""
+        """One opportunity: meetings at the policy's cadence until it ends (docs/ODD.md 7.3)."""
         m = self.model
         env, p = m.env, m.params
         mech, market = p.mechanisms, p.market
         draws = self.rngs["meetings"]
         random = draws.random
-        deal = Deal(self.index, market.name, self.size, rep.index, env.now)
+        if not self.contacted:
+            self.first_contact()
+        deal = Deal(self.index, market.name, self.size, rep.index, env.now, self.warm)
         self.deal = deal
         self.stage = "engaged"
         m.recorder.deals.append(deal)
@@ -219,28 +329,50 @@ class ClientOrganization(mesa.Agent):
             env.process(self.nurturing(rep, deal))
         self.last_progress_day = env.now
         accept_lift = p.product.oversell_accept_lift
+        consensus = market.decision_rule == "consensus_ringi"
+        at_ease = self.at_ease
+        checked_day = env.now  # the freeze hazard is drawn for the time since this day
         evaluated = False
         outcome = None
         while outcome is None:
             yield env.timeout(draws.exponential(m.meeting_interval_days))
             if not m.partnership_active:
-                outcome = "lost"
+                outcome = "stalled"  # nobody sells it any more
                 break
             idle_days = env.now - self.last_progress_day
             # stall_days() is at least m.stall_days_least: most meetings need not ask it
             if mech.stalls and idle_days > m.stall_days_least and idle_days > self.stall_days(deal):
                 outcome = "stalled"
                 break
+            if mech.freezes:
+                if random() < rules.event_probability(
+                    self.freeze_rate(consensus), env.now - checked_day
+                ):
+                    outcome = "no_decision"
+                    break
+                checked_day = env.now
             if random() >= market.meeting_accept_prob + m.overselling * accept_lift:
                 continue
             yield rep.meeting(1.0)
             deal.meetings += 1
             present = self.attendees(random)
-            if random() < rep.misread_chance:
+            pressure = m.pressure_per_meeting  # deadlines pushed on those not yet at ease
+            if pressure > 0:
+                for i in present:
+                    if not at_ease[i]:
+                        self.violate(i, pressure)
+            cosold = m.coselling_share > 0 and random() < m.coselling_share
+            if random() < (m.coselling_misread_chance if cosold else rep.meeting_misread_chance):
                 deal.misreads += 1
-            elif random() < self.favourable_chance(present):
-                self.favour(present)
+                favoured = None
+            else:
+                favoured = self.meeting_outcome(present, random)
+            if favoured:
+                self.favour(favoured, alpha_factor=m.coselling_alpha_factor if cosold else 1.0)
                 self.last_progress_day = env.now
+            elif random() < rep.report_misread_chance:
+                # "we will consider it", reported to the vendor as a step towards yes
+                deal.forecast_misreads += 1
             self.maybe_pitch(deal)
             asks_documents = mech.documents and random() < market.doc_prob
             if asks_documents and not (yield from m.vendor.answering(self, deal)):
@@ -255,15 +387,35 @@ class ClientOrganization(mesa.Agent):
                 evaluated = True
                 walked_away = yield from self.evaluating(deal)
                 if walked_away:
-                    outcome = "lost"
+                    outcome = "lost_competitor" if self.incumbent_strength > 0 else "no_decision"
                     break
                 if not m.partnership_active:
-                    outcome = "lost"
+                    outcome = "stalled"
                     break
                 if not self.decision_ready(deal):
                     continue
             outcome = yield from self.deciding(deal)
         self.close(deal, outcome, rep)
+
+    def budget_wait_days(self) -> float:
+        """Days until this client can fund the purchase. A warm account buys under its existing
+        contract with the reseller, without a new budget line; a cold one waits for its window."""
+        p = self.model.params
+        if not p.mechanisms.budgets or self.warm:
+            return 0.0
+        return rules.budget_wait_days(
+            self.model.env.now, self.budget_start_day, p.market.budget_window_days
+        )
+
+    def freeze_rate(self, consensus: bool) -> float:
+        """Hazard per year that the buyer freezes the deal; higher while a consensus buying
+        center has a stakeholder whose trust is lost (an unresolved blocker)."""
+        market = self.model.params.market
+        rate = market.freeze_rate_per_year
+        blockers = consensus and self.model.params.mechanisms.blockers
+        if blockers and min(self.trust) < market.blocker_trust_floor:
+            rate += market.blocker_freeze_rate_per_year
+        return rate
 
     def attendees(self, random) -> list[int]:
         """Who comes to a group meeting (one draw each); the decider when nobody else does."""
@@ -352,27 +504,49 @@ class ClientOrganization(mesa.Agent):
         return bool(self.rngs["evaluation"].random() < chance)
 
     def deciding(self, deal: Deal):
-        """U.S. rule: value beats price. Japanese rule: ringi through every approver."""
+        """The decision (docs/ODD.md 7.3 step 9): blockers, value, the incumbent, the ringi.
+
+        Under consensus a single blocker ends the deal in no decision; the U.S. rule asks the
+        organization's value against the price. A buyer who would buy may still choose the
+        incumbent. Then the ringi (Japan): a rejection in every round is no decision too.
+        """
         m = self.model
         p = m.params
+        mech, market = p.mechanisms, p.market
         if not m.partnership_active:
-            return "lost"
-        if p.mechanisms.value_check:
-            lift = p.product.oversell_value_lift * p.market.oversell_credibility * m.overselling
-            bond = p.market.relationship_value * (self.mean_trust() - p.market.trust_initial)
+            return "stalled"
+        consensus = market.decision_rule == "consensus_ringi"
+        if consensus and mech.blockers and self.blocker_count() > 0:
+            return "no_decision"
+        wait_days = self.budget_wait_days()
+        if wait_days > 0:  # ready, but the money comes with next year's budget
+            yield m.env.timeout(wait_days)
+            freeze = rules.event_probability(self.freeze_rate(consensus), wait_days)
+            if mech.freezes and self.rngs["competition"].random() < freeze:
+                return "no_decision"
+            if not m.partnership_active:
+                return "stalled"
+            self.last_progress_day = m.env.now
+        if mech.value_check:
+            lift = p.product.oversell_value_lift * market.oversell_credibility * m.overselling
+            bond = market.relationship_value * (self.mean_trust() - market.trust_initial)
             if self.value_ratio * (1.0 + lift) * (1.0 + bond) < 1.0:
-                return "lost"
-        if p.market.decision_rule == "champion_buyer" or not p.mechanisms.ringi:
+                return "no_decision"
+        if self.incumbent_strength > 0:
+            chance = rules.competitor_probability(
+                self.incumbent_strength, market.competitor_weight, self.mean_trust()
+            )
+            if self.rngs["competition"].random() < chance:
+                return "lost_competitor"
+        if not consensus or not mech.ringi:
             return "won"
         deal.ringi_start_day = m.env.now
         self.stage = "ringi"
         approved = yield from self.circulating_ringi(deal)
         self.stage = "engaged"
-        if approved is None:
+        if approved is None or not m.partnership_active:
             return "stalled"
-        if not m.partnership_active:
-            return "lost"
-        return "won" if approved else "lost"
+        return "won" if approved else "no_decision"
 
     def circulating_ringi(self, deal: Deal):
         """The ringi-sho goes through the approvers in turn; a rejection restarts it.
@@ -409,6 +583,8 @@ class ClientOrganization(mesa.Agent):
         m = self.model
         deal.outcome = outcome
         deal.decision_day = m.env.now
+        if m.params.mechanisms.blockers:
+            deal.blockers = self.blocker_count()
         rep.open_deals -= 1
         self.deal = None
         if outcome == "won":
@@ -420,6 +596,7 @@ class ClientOrganization(mesa.Agent):
         else:
             self.stage = "lost"
             self.available_day = m.env.now + m.params.market.requalify_days
+        rep.take_waiting_leads()
 
     # ---------------------------------------------------------------- relationship
     def nurturing(self, rep: SalesRep, deal: Deal):
@@ -447,10 +624,11 @@ class ClientOrganization(mesa.Agent):
             yield rep.meeting(p.policy.nurture_meeting_length)
             deal.nurture_contacts += 1
             m.spend("nurture", p.vendor.nurture_contact_cost_usd)
-            if rng.random() < rep.misread_chance:
+            if rng.random() < rep.meeting_misread_chance:
                 deal.misreads += 1
             elif rng.random() < p.market.nonselling_value * self.favourable_chance((i,)):
                 self.favour((i,), counted=False)
+                self.build_commitment(i)
                 self.last_progress_day = env.now
 
     def _nurture_rate_per_day(self) -> float:
@@ -462,7 +640,10 @@ class ClientOrganization(mesa.Agent):
         p = self.model.params
         rng = self.rngs["executive_visits"]
         value = p.market.nonselling_value
-        self.favour([i for i in range(self.size) if rng.random() < value], counted=False)
+        favoured = [i for i in range(self.size) if rng.random() < value]
+        self.favour(favoured, counted=False)
+        for i in favoured:
+            self.build_commitment(i)
         self.last_progress_day = self.model.env.now
 
     def account_contact(self, rng) -> None:
@@ -501,6 +682,8 @@ class ClientOrganization(mesa.Agent):
             if month == discovery_month:
                 deal.overselling_discovered = True
                 self.deceive()
+                if p.market.oversell_remedy_share > 0:  # a credit or refund under the contract
+                    m.spend("remedy", p.market.oversell_remedy_share * self.account_value_usd)
                 leaving = rng.random() < p.market.deception_walkaway
             if month % 12:
                 continue

@@ -222,8 +222,59 @@ class Market(_Group):
     churn_base: float = param(0.03, "probability/year", 0, 1, "churn at full trust and commitment")
     churn_trust_sensitivity: float = param(0.5, "probability/year", 0, 1, "extra churn at no trust")
     expansion_rate: float = param(0.1, "share/year", 0, 5, "yearly expansion at full trust")
-    prospect_rate_per_month: float = param(
-        2.0, "opportunities/month", 0, 1000, "openings per ramped rep at full effort"
+    lead_rate_per_client_year: float = param(
+        0.5,
+        "leads/client/year",
+        0,
+        100,
+        "leads per client not yet engaged, ramped rep, full effort",
+    )
+    need_sigma_within: float = param(
+        0.3, "log-sd", 0, 3, "spread of stakeholders' need around their organization's"
+    )
+    blocker_trust_floor: float = param(
+        0.1, "trust", 0, 1, "a stakeholder whose trust falls below this blocks the deal"
+    )
+    freeze_rate_per_year: float = param(
+        0.5, "per year", 0, 100, "hazard that the buyer freezes an open deal (no decision)"
+    )
+    blocker_freeze_rate_per_year: float = param(
+        4.0, "per year", 0, 100, "extra freeze hazard while a consensus deal has a blocker"
+    )
+    incumbent_share: float = param(
+        0.6, "share", 0, 1, "clients with a competitor's product in place (else status quo)"
+    )
+    incumbent_strength_mean: float = param(
+        0.5, "strength", 0.01, 0.99, "mean strength of an incumbent (Beta, concentration 2)"
+    )
+    competitor_weight: float = param(
+        0.6, "per strength", 0, 10, "the incumbent's pull, against trust in the vendor"
+    )
+    budget_window_days: float = param(
+        365.0, "days/year", 0, 365, "days a year a new purchase can be funded (365: always)"
+    )
+    warm_share: float = param(0.3, "share", 0, 1, "clients that are the reseller's own customers")
+    warm_trust_transfer: float = param(
+        0.5, "share", 0, 1, "of the reseller's trust passed on to a warm account's stakeholders"
+    )
+    warm_interactions_share: float = param(
+        0.3, "share of k", 0, 1, "of comfort's k interactions a warm account has already had"
+    )
+    warm_lead_weight: float = param(
+        3.0, "ratio", 1, 100, "how much likelier a warm account is to be the next lead"
+    )
+    urgency_pressure_severity: float = param(
+        0.03,
+        "severity",
+        0,
+        1,
+        "violation per meeting at full urgency, on a stakeholder not at ease",
+    )
+    reputation_loss: float = param(
+        0.02, "trust", 0, 1, "starting trust later prospects lose per discovered overselling"
+    )
+    oversell_remedy_share: float = param(
+        0.0, "share of value", 0, 1, "contract remedy paid when overselling is found at an account"
     )
     requalify_days: float = param(365.0, "days", 0, 36500, "cool-off before a lost client reopens")
 
@@ -274,7 +325,12 @@ class Partner(_Group):
     ORDERED: ClassVar[tuple[tuple[str, str], ...]] = (("effort_min", "effort_max"),)
     reps: int = param(10, "reps", 1, 10_000, "sales reps on the vendor's product")
     meetings_per_week: float = param(15.0, "meetings/week", 0.1, 1000, "rep meeting capacity")
-    max_open_opportunities: int = param(10, "opportunities", 1, 10_000, "open pipeline per rep")
+    backlog_limit_weeks: float = param(
+        2.0, "weeks", 0, 520, "a rep takes no new lead while its meetings waiting exceed this"
+    )
+    coselling_share: float = param(
+        0.4, "share", 0, 1, "selling meetings vendor staff attend at full relationship investment"
+    )
     bicultural: float = param(0.4, "skill", 0, 1, "rep bicultural skill at hire")
     enablement_per_year: float = param(0.3, "skill/year", 0, 1, "skill gain at full enablement")
     enablement_time_share: float = param(
@@ -320,6 +376,18 @@ class Trust(_Group):
     support_cut_severity: float = param(0.5, "severity", 0, 1, "support cut, to the reseller")
     reseller_alpha: float = param(0.05, "per event", 0, 1, "reseller trust gain per good event")
     benefit: float = param(0.9, "share", 0, 1, "client's benefit b in commitment's target T*b")
+    comfort_setback: float = param(
+        4.0, "interactions", 0, 100, "favourable interactions a full breach undoes before comfort"
+    )
+    presale_commitment_share: float = param(
+        0.3, "share of eta", 0, 1, "commitment step of a favourable relationship contact in a sale"
+    )
+    meeting_correlation: float = param(
+        0.5, "probability", 0, 1, "chance an attendee's outcome is the meeting's shared draw"
+    )
+    coselling_alpha_factor: float = param(
+        1.5, "ratio", 1, 10, "trust gain of a meeting vendor staff attend, against a rep's alone"
+    )
 
 
 @frozen
@@ -377,6 +445,19 @@ class Mechanisms(_Group):
     churn: bool = param(True, doc="renewal churn")
     expansion: bool = param(True, doc="account expansion at renewal")
     prospecting: bool = param(True, doc="reps open opportunities (off: every client opens at t=0)")
+    individual_outcomes: bool = param(
+        True, doc="a meeting's outcome drawn per attendee (off: one draw for the room)"
+    )
+    blockers: bool = param(True, doc="low need or lost trust blocks a consensus decision")
+    competitors: bool = param(True, doc="an incumbent may win the deal")
+    freezes: bool = param(True, doc="the buyer may freeze an open deal (no decision)")
+    warm_accounts: bool = param(True, doc="the reseller's own customers start with trust")
+    budgets: bool = param(True, doc="a cold account buys only in its yearly budget window")
+    comfort_setback: bool = param(True, doc="a breach before comfort undoes interactions")
+    presale_commitment: bool = param(True, doc="relationship contacts build commitment in a sale")
+    reputation: bool = param(True, doc="discovered overselling lowers later prospects' trust")
+    pressure: bool = param(True, doc="urgency is a violation for stakeholders not at ease")
+    coselling: bool = param(True, doc="vendor staff attend some meetings: more trust, misreads")
 
 
 @frozen

@@ -41,10 +41,16 @@ def after_violation(
 ) -> float:
     """Trust after a violation of severity in [0, 1]; the commitment buffer phi*C softens it.
 
-    T <- T - beta_eff * s * T * (1 - phi * C), never below 0.
+    T <- max(0, T - beta_eff * s * (1 - phi * C)): the loss is absolute, not a share of T, so
+    the same breach costs as much early as late, and more early through beta_eff.
     """
     loss = effective_beta(beta, favourable_count, gamma, n0) * severity * (1.0 - phi * commitment)
-    return trust * (1.0 - clamp(loss))
+    return max(0.0, trust - loss)
+
+
+def after_setback(favourable_count: int, severity: float, setback: float) -> int:
+    """A breach before comfort undoes round(setback * s) favourable interactions, not below 0."""
+    return max(0, favourable_count - math.floor(setback * severity + 0.5))
 
 
 def scarred_ceiling(ceiling: float, d_scar: float) -> float:
@@ -161,3 +167,62 @@ def month_of_day(day: float) -> int:
 def discount_factor(day: float, rate_per_year: float) -> float:
     """Present value of one dollar paid on `day`, at `rate_per_year`."""
     return (1.0 + rate_per_year) ** (-day / YEAR_DAYS)
+
+
+def perceived_need(need: float, oversell_lift: float, bond: float) -> float:
+    """A stakeholder's value against the price: its need, lifted by what overselling promises
+    and by the relationship (`bond`, value added for trust gained); >= 0."""
+    return max(0.0, need) * (1.0 + max(0.0, oversell_lift)) * (1.0 + max(0.0, bond))
+
+
+def is_blocker(perceived: float, trust: float, trust_floor: float) -> bool:
+    """A stakeholder blocks when the offer is worth less than its price, or its trust is lost."""
+    return perceived < 1.0 or trust < trust_floor
+
+
+def competitor_probability(strength: float, weight: float, trust: float) -> float:
+    """The incumbent wins with its pull against trust in the vendor (a Luce choice), in [0, 1].
+
+    p = w s / (w s + T): rises with the incumbent's strength s, falls with trust T; 0 when
+    there is no incumbent, 1 when the vendor has no trust left against a real incumbent.
+    """
+    pull = max(0.0, weight) * clamp(strength)
+    if pull <= 0.0:
+        return 0.0
+    return pull / (pull + clamp(trust))
+
+
+def event_probability(rate_per_year: float, days: float) -> float:
+    """Chance that a Poisson event of `rate_per_year` happens within `days`, in [0, 1]."""
+    if rate_per_year <= 0.0 or days <= 0.0:
+        return 0.0
+    return 1.0 - math.exp(-rate_per_year * days / YEAR_DAYS)
+
+
+def warm_trust(trust: float, ceiling: float, reseller_trust: float, transfer: float) -> float:
+    """Trust a warm account starts with: a share of the reseller's trust in the vendor carries
+    over, towards the ceiling; never below `trust`, never above `ceiling`."""
+    if trust >= ceiling:
+        return trust
+    return trust + clamp(transfer) * clamp(reseller_trust) * (ceiling - trust)
+
+
+def reputation_trust(trust_initial: float, discoveries: int, loss_per_discovery: float) -> float:
+    """Starting trust of a new prospect after `discoveries` of overselling in its market."""
+    return max(0.0, trust_initial - max(0, discoveries) * max(0.0, loss_per_discovery))
+
+
+def budget_wait_days(day: float, window_start_day: float, window_days: float) -> float:
+    """Days from `day` until a yearly budget window opens (0 inside the window).
+
+    The window opens each year at `window_start_day` (mod 365) and lasts `window_days`.
+    """
+    if window_days >= YEAR_DAYS:
+        return 0.0
+    into = (day - window_start_day) % YEAR_DAYS
+    return 0.0 if into < window_days else YEAR_DAYS - into
+
+
+def pressure_severity(urgency: float, severity_at_full_urgency: float) -> float:
+    """Violation of one pushed deadline or follow-up on a stakeholder not yet at ease."""
+    return clamp(clamp(urgency) * severity_at_full_urgency)

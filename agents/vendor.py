@@ -30,6 +30,8 @@ class Vendor(mesa.Agent):
         self.forecast_usd = 0.0
         self.answers_this_month = 0
         self.fast_answers_this_month = 0
+        self.month_waits_days: list[float] = []  # answers' waits this month, for the observer
+        self.month_withdrawn = 0  # requests withdrawn this month
 
     # ---------------------------------------------------------------- support desk
     def answering(self, client, deal):
@@ -54,11 +56,13 @@ class Vendor(mesa.Agent):
                 yield slot | env.timeout(max(patience_days, 0.0))
                 if not slot.triggered and client.last_progress_day == progress_day:
                     client.violate_all(tp.slow_answer_severity)
+                    self.month_withdrawn += 1
                     return False
             mean = self.turnaround_days * m.followup
             if mean > 0:
                 yield env.timeout(self.rngs["documents"].exponential(mean))
         waited = env.now - asked
+        self.month_waits_days.append(waited)
         self.answers_this_month += 1
         if waited > tp.slow_answer_days:
             client.violate_all(tp.slow_answer_severity)
@@ -66,6 +70,19 @@ class Vendor(mesa.Agent):
             self.fast_answers_this_month += 1
             client.last_progress_day = env.now
         return True
+
+    def desk_month(self) -> dict[str, float | int | None]:
+        """The desk this month, for the observer: requests in line now, the mean wait of the
+        month's answers (None without answers) and the requests withdrawn; then resets."""
+        waits = self.month_waits_days
+        row = {
+            "desk_queue": len(self.desk.queue),
+            "desk_wait_mean_days": sum(waits) / len(waits) if waits else None,
+            "desk_withdrawn": self.month_withdrawn,
+        }
+        self.month_waits_days = []
+        self.month_withdrawn = 0
+        return row
 
     @property
     def staff(self) -> int:
@@ -130,15 +147,15 @@ class Vendor(mesa.Agent):
             self.cut_support()
 
     def update_forecast(self) -> None:
-        """Open pipeline weighted by stage, inflated by misread 'we will consider it' signals.
+        """Open pipeline weighted by stage, inflated by misread 'we will consider it' reports.
 
-        Each misread in an open opportunity reads as a step towards yes (a tenth of its
-        value), up to the whole value; the inflation ends with the opportunity.
+        Each of the partner's reports misread by the vendor reads as a step towards yes (a
+        tenth of the deal's value), up to the whole value; the inflation ends with the deal.
         """
         m = self.model
         weights = FORECAST_STAGE_WEIGHTS
         self.forecast_usd = sum(
-            min(1.0, weights.get(c.stage, 0.0) + MISREAD_FORECAST_SHARE * c.deal.misreads)
+            min(1.0, weights.get(c.stage, 0.0) + MISREAD_FORECAST_SHARE * c.deal.forecast_misreads)
             * c.deal_value_usd
             for c in m.clients
             if c.deal is not None

@@ -92,6 +92,7 @@ class PartnershipModel(mesa.Model):
         self._month_revenue = dict.fromkeys(("new", "renewal", "expansion"), 0.0)
         self._month_costs = 0.0
         self.churned_accounts = 0
+        self.oversell_discoveries = 0  # in this market so far: reputation travels
         self._derive()
 
         self.economy = Economy(self, rngs.stream(root, rngs.ECONOMY_KEY, "economy"))
@@ -143,6 +144,16 @@ class PartnershipModel(mesa.Model):
             p.market.culture.context,
             p.vendor.home_context,
         )
+        mech = p.mechanisms
+        self.pressure_per_meeting = (
+            rules.pressure_severity(p.policy.urgency, p.market.urgency_pressure_severity)
+            if mech.pressure
+            else 0.0
+        )
+        self.coselling_share = invest * p.partner.coselling_share if mech.coselling else 0.0
+        self.coselling_alpha_factor = p.trust.coselling_alpha_factor
+        # vendor staff (home context, no bicultural skill) reading the market's clients
+        self.coselling_misread_chance = self.misread_probability(0.0)
 
     def _start_processes(self) -> None:
         """Processes start in a fixed order: same-time events then run in that order."""
@@ -180,10 +191,22 @@ class PartnershipModel(mesa.Model):
         return engine.processed(self.env)
 
     def misread_probability(self, bicultural: float) -> float:
-        """Chance that a meeting held by a rep of this bicultural skill is misread."""
+        """Chance that the market's signals are misread across the context gap with the
+        vendor's home (vendor staff in a meeting, the vendor reading the partner's reports)."""
         if not self._misreads:
             return 0.0
         return rules.misread_probability(*self._misread_terms, bicultural)
+
+    def same_context_misread_probability(self, bicultural: float) -> float:
+        """Chance that a rep of the market's own culture misreads its clients: p0 only."""
+        if not self._misreads:
+            return 0.0
+        p0, kappa, context, _ = self._misread_terms
+        return rules.misread_probability(p0, kappa, context, context, bicultural)
+
+    def overselling_discovered(self) -> None:
+        """A client found it was oversold: later prospects in the market hear of it."""
+        self.oversell_discoveries += 1
 
     def set_policy(self, **levers: Any) -> None:
         """Change policy parameters mid-run (a strategist's decision between months)."""

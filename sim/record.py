@@ -32,6 +32,10 @@ MONTHLY_SCHEMA: dict[str, Any] = {
     "effort_share": pl.Float64,
     "vendor_forecast_usd": pl.Float64,
     "support_staff": pl.Int32,
+    "desk_queue": pl.Int32,
+    "desk_wait_mean_days": pl.Float64,
+    "desk_withdrawn": pl.Int32,
+    "leads_waiting": pl.Int32,
     "in_downturn": pl.Boolean,
     "partnership_active": pl.Boolean,
 }
@@ -57,6 +61,9 @@ DEAL_SCHEMA: dict[str, Any] = {
     "ringi_rounds": pl.Int32,
     "overselling_discovered": pl.Boolean,
     "incidents": pl.Int32,
+    "warm": pl.Boolean,
+    "blockers": pl.Int32,
+    "forecast_misreads": pl.Int32,
 }
 assert tuple(DEAL_SCHEMA) == DEAL_FIELDS
 
@@ -99,6 +106,8 @@ class Recorder:
             "effort_share": model.reseller.effort,
             "vendor_forecast_usd": model.vendor.forecast_usd,
             "support_staff": model.vendor.staff,
+            **model.vendor.desk_month(),
+            "leads_waiting": sum(len(rep.waiting_leads) for rep in model.reseller.reps),
             "in_downturn": model.in_downturn,
             "partnership_active": model.partnership_active,
         }

@@ -33,6 +33,7 @@ PURPOSES = (
     "economy",
     "enablement",
     "executive_visits",
+    "competition",
 )  # append only: a purpose's seed is its place in this tuple
 
 # Agent keys: fixed per role so that a stream does not depend on how many agents exist.

@@ -20,9 +20,9 @@ SEED = 20261127  # quickstart.toml
 POINTS = [(m, p) for m in ("japan", "us") for p in ("us_urgency", "jp_relationship", "hybrid")]
 
 EXPECTED = {
-    "runs": "c94213770161b86f",
-    "monthly": "85e1c090453ca483",
-    "deals": "1e0cfd2aeae2e110",
+    "runs": "b383344ee19117f3",
+    "monthly": "e3b5c3aeae1be798",
+    "deals": "53369b3c1faf4031",
 }
 
 

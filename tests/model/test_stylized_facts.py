@@ -28,6 +28,14 @@ MARKETS = ("japan", "us")
 PRESETS = parameters.PRESET_NAMES
 TARGET_USD = 500_000.0
 
+# The buyers of model version 2 (competitors, no decision, blockers, rep time) move these
+# away from their version-1 values; they are recalibrated to MODEL.md's new section 7 by the
+# issue "Model v2, the partnership: two sides with money, and a model calibrated to published
+# ranges". strict: a test that starts passing must lose this mark.
+UNTIL_CALIBRATED = pytest.mark.xfail(
+    strict=True, reason="recalibrated by the issue 'Model v2, the partnership' (MODEL.md section 7)"
+)
+
 # (market, preset, overrides) of every variant the facts compare
 VARIANTS: list[tuple[str, str, tuple]] = [(m, p, ()) for m in MARKETS for p in PRESETS]
 for _m in MARKETS:
@@ -105,6 +113,7 @@ def test_japan_median_days_to_close_is_270_to_450_and_hybrid_shorter(results):
     assert hybrid >= 2 * us, (hybrid, us)
 
 
+@UNTIL_CALIBRATED
 def test_us_first_year_revenue_per_rep_is_300k_to_700k(results):
     per_rep = runs(results, "us", "us_urgency")["revenue_per_rep_year1_usd"].mean()
     assert 300_000 <= per_rep <= 700_000, per_rep
@@ -125,6 +134,7 @@ def test_japanese_deals_need_several_times_more_meetings_and_documents(results):
 
 
 # ---------------------------------------------------------------- stylized facts
+@UNTIL_CALIBRATED
 def test_fact1_impatience_ends_japanese_partnerships_not_us_ones(results):
     def ended(market, months):
         frame = runs(results, market, **({"patience_months": months} if months != 24 else {}))
@@ -141,6 +151,7 @@ def test_fact1_impatience_ends_japanese_partnerships_not_us_ones(results):
     assert abs(us_rev12 / us_rev24 - 1) < 0.1
 
 
+@UNTIL_CALIBRATED
 def test_fact2_japanese_cycles_are_twice_as_long_right_skewed_and_grow_with_buyers(results):
     japan = pl.concat([deals(results, "japan", p) for p in ("jp_relationship", "hybrid")])
     us = pl.concat([deals(results, "us", p) for p in PRESETS])
@@ -169,6 +180,7 @@ def relationship_gap(results, market):
     return y1, y5, win, renew
 
 
+@UNTIL_CALIBRATED
 def test_fact3_relationship_investment_pays_later_in_japan_not_in_the_us(results):
     _, y5, win, renew = relationship_gap(results, "japan")
     assert y5[1] > 1.1 * y5[0], y5
@@ -179,11 +191,13 @@ def test_fact3_relationship_investment_pays_later_in_japan_not_in_the_us(results
     assert us_win[1] - us_win[0] < win[1] - win[0] + 0.02, (us_win, win)
 
 
+@UNTIL_CALIBRATED
 def test_fact3_relationship_investment_lowers_japanese_year1_bookings(results):
     y1, _, _, _ = relationship_gap(results, "japan")
     assert y1[1] < 0.8 * y1[0], y1
 
 
+@UNTIL_CALIBRATED
 def test_fact4_overselling_buys_meetings_then_costs_more_in_japan(results):
     def early_meetings(market, o):
         lever = {"overselling": o} if o else {}
@@ -210,6 +224,7 @@ def test_fact4_overselling_buys_meetings_then_costs_more_in_japan(results):
     assert first_net_negative("japan") < first_net_negative("us")
 
 
+@UNTIL_CALIBRATED
 def test_fact5_hybrid_wins_in_japan_us_urgency_holds_in_the_us(results):
     npv = {(m, p): runs(results, m, p)["npv_usd"].mean() for m in MARKETS for p in PRESETS}
     assert npv["japan", "hybrid"] > npv["japan", "jp_relationship"]

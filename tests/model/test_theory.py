@@ -45,6 +45,17 @@ DEGENERATE = {
             "reviews",
             "downturns",
             "prospecting",
+            "individual_outcomes",
+            "blockers",
+            "competitors",
+            "freezes",
+            "warm_accounts",
+            "comfort_setback",
+            "presale_commitment",
+            "reputation",
+            "pressure",
+            "coselling",
+            "budgets",
         )
     },
 }
