@@ -6,6 +6,7 @@ needs a number the chart does not plot, such as a ratio's bootstrap interval).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -108,15 +109,18 @@ def survival_caption(last: pl.DataFrame, agg: pl.DataFrame, order: list[str]) ->
     return text + "."
 
 
-def pipeline_caption(last: pl.DataFrame) -> str:
+def pipeline_caption(last: pl.DataFrame, stages: Sequence[str]) -> str:
+    """`stages`: the model's, in order; those before `customer` are open, `lost` ones closed."""
     month = int(last["month"].max())
-    open_ = sum(pl.col(f"pipeline_{s}") for s in ("engaged", "evaluation", "ringi"))
-    frame = last.with_columns(open=open_).sort("pipeline_customer", descending=True)
+    customer = list(stages).index("customer")
+    open_ = sum(pl.col(f"pipeline_{s}") for s in stages[1:customer])
+    lost = sum(pl.col(f"pipeline_{s}") for s in stages if s.startswith("lost"))
+    frame = last.with_columns(open=open_, lost=lost).sort("pipeline_customer", descending=True)
     top = frame.row(0, named=True)
     return (
         f"At month {month}, {top['market']} / {top['series']} has the most customers: "
         f"{top['pipeline_customer']:.1f} on average, with {top['open']:.1f} opportunities "
-        f"still open and {top['pipeline_lost']:.1f} lost."
+        f"still open and {top['lost']:.1f} lost."
     )
 
 
