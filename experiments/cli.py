@@ -212,10 +212,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """`partnersim report DIR`: write DIR/report.html (and DIR/charts/) and say where."""
     from experiments import store
-    from experiments.report import ReportError, write_report
+    from experiments.report import ReportError, ReportWriteError, write_report
 
     try:
         result = write_report(args.dir, images=not args.no_images)
+    except ReportWriteError as err:  # a full disk: DIR was fine, as `run` says with exit 1
+        say(f"partnersim: error: {err}")
+        return EXIT_RUNS_FAILED
     except (store.StoreError, ReportError) as err:
         raise UsageError(str(err)) from None
     print(f"report: {result.path} ({len(result.figures)} charts, {result.seconds:.1f} s)")
@@ -391,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_parser(sub)
     add_report_parser(sub)
+    from experiments.calibration.command import add_parser as add_calibrate_parser
+
+    add_calibrate_parser(sub)
     return parser
 
 

@@ -161,8 +161,25 @@ def test_a_failed_write_leaves_the_former_tables_as_they_were(
     assert cli.main(simulate_args(out, "--seed", "4")) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("partnersim: error: cannot write ")
-    assert "monthly.parquet: No space left on device" in lines[0]
+    assert "monthly.parquet: no space left on device" in lines[0]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temp file either
+
+
+def test_a_full_disk_is_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """polars writing to a full disk says "Invalid thrift: transport error"; we say why."""
+    from tests.experiments.test_store import full_disk_under
+
+    out = tmp_path / "run"
+    full_disk_under(monkeypatch, out, "*.parquet")
+    assert cli.main(simulate_args(out)) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        f"partnersim: error: cannot write {out / 'runs.parquet'}: no space left on device; "
+        f"the tables in {out} are as they were"
+    ]
+    assert list(out.iterdir()) == []
 
 
 def test_presets_lists_markets_presets_and_parameters(capsys):

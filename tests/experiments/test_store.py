@@ -502,7 +502,7 @@ def test_a_failed_write_stops_the_sweep_keeping_the_parts_before_it(
     report = sweep(plan, out, batch_runs=4)
     assert report.status == "write failed" and report.completed == 4
     assert f"cannot write {out / 'monthly' / 'part-000002.parquet'}" in report.write_error
-    assert "No space left on device" in report.write_error
+    assert "no space left on device" in report.write_error
     for table in store.TABLES:  # part 2's deals, written before the failure, are gone
         assert [p.name for p in (out / table).iterdir()] == ["part-000001.parquet"]
     assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
@@ -530,9 +530,78 @@ def test_cli_says_in_one_line_which_file_could_not_be_written(
     assert run_cli("run", write_config(tmp_path, TWELVE), "--out", out) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("partnersim: error: cannot write ") and "Traceback" not in err
-    assert "No space left on device; 0 of 12 runs are stored" in err
+    assert "no space left on device; 0 of 12 runs are stored" in err
     sessions = json.loads((out / "manifest.json").read_text())["sessions"]
     assert sessions[-1]["status"] == "write failed" and sessions[-1]["runs_completed"] == 0
+
+
+def full_disk_under(monkeypatch: pytest.MonkeyPatch, folder: Path, names: str = "*") -> None:
+    """Files matching `names` under `folder` cannot be written, as on a full disk: polars'
+    writer fails with its own words (what it said on a real full disk), Python's with ENOSPC.
+    Writing into memory still works."""
+    real = pl.DataFrame.write_parquet
+
+    def full(path) -> bool:
+        path = Path(path)
+        temporary = f".{names}.tmp-*"  # what `atomic` writes first
+        return path.is_relative_to(folder) and (path.match(names) or path.match(temporary))
+
+    def polars_write(frame: pl.DataFrame, target, *args, **kwargs):
+        if isinstance(target, str | os.PathLike) and full(target):
+            raise pl.exceptions.ComputeError(
+                "parquet: File out of specification: Invalid thrift: transport error"
+            )
+        return real(frame, target, *args, **kwargs)
+
+    def no_space(method):
+        def write(path: Path, *args, **kwargs):
+            if full(path):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            return method(path, *args, **kwargs)
+
+        return write
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", polars_write)
+    monkeypatch.setattr(Path, "write_bytes", no_space(Path.write_bytes))
+    monkeypatch.setattr(Path, "write_text", no_space(Path.write_text))
+
+
+def test_a_full_disk_is_named_as_such_with_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Polars' "Invalid thrift: transport error" said nothing of a full disk."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def threads(*args, **kwargs):
+        with cf.ThreadPoolExecutor(2) as pool:
+            yield runner.ExecutorInfo(executor=pool, slots=2, description="threads")
+
+    monkeypatch.setattr(runner, "make_executor", threads)
+    out = tmp_path / "out"
+    full_disk_under(monkeypatch, out, "part-*.parquet")
+    assert run_cli("run", write_config(tmp_path, TWELVE), "--out", out) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    part = out / "deals" / "part-000001.parquet"
+    assert err.startswith(f"partnersim: error: cannot write {part}: no space left on device; ")
+    assert "thrift" not in err
+
+
+@pytest.mark.slow  # renders a report
+def test_a_report_on_a_full_disk_exits_1_as_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Exit code 2 is for bad input; the directory was fine."""
+    out = tmp_path / "out"
+    assert run_cli("run", write_config(tmp_path, TWELVE), "--out", out, "--workers", 1) == 0
+    capsys.readouterr()
+    full_disk_under(monkeypatch, out, "report.html")
+    assert run_cli("report", out, "--no-images") == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        f"partnersim: error: {out / 'report.html'}: cannot write (no space left on device)"
+    ]
+    assert not (out / "report.html").exists()
 
 
 def test_a_second_ctrl_c_while_the_first_is_saving_still_ends_the_session(
