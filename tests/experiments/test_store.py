@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -624,3 +626,91 @@ def test_a_second_ctrl_c_while_the_first_is_saving_still_ends_the_session(
     assert capsys.readouterr().err.strip().splitlines()[-1] == "partnersim: interrupted"
     sessions = json.loads((out / "manifest.json").read_text())["sessions"]
     assert sessions[-1]["status"] == "interrupted" and "finished" in sessions[-1]
+
+
+def test_the_lock_file_goes_when_the_run_ends(plan, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with store.ResultStore.open(out, plan) as results:
+        assert (out / ".lock").exists()
+        assert json.loads((out / ".lock").read_text())["pid"] == os.getpid()
+        runner.run_sweep(plan.specs[:2], results, cf.ThreadPoolExecutor(1), slots=1)
+    assert not (out / ".lock").exists()
+    with pytest.raises(store.StoreError):  # and when opening fails
+        store.ResultStore.open(
+            out, design.plan(config.loads(TWELVE.replace("seed = 3", "seed = 4")))
+        )
+    assert not (out / ".lock").exists()
+
+
+HOLD_LOCK = """
+import fcntl, json, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.pwrite(fd, sys.argv[2].encode(), 0)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def dead_pid() -> int:
+    process = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    return int(process.stdout)
+
+
+@pytest.mark.parametrize("holder_alive", [True, False])
+def test_a_lock_left_to_a_process_of_a_dead_driver_is_taken_over(
+    plan, tmp_path: Path, holder_alive: bool
+) -> None:
+    """The lock held (as by an orphaned worker) for a driver that is gone does not keep
+    the next run out; held for one that runs, it does, and the message names its pid."""
+    from experiments.store import lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, out / ".lock", "{}"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        who = {**lock.identity(), "pid": holder.pid, "started": lock.start_ticks(holder.pid)}
+        if not holder_alive:
+            who = {**who, "pid": dead_pid(), "started": None}
+        (out / ".lock").write_text(json.dumps(who))  # the same file, the lock still held
+        if holder_alive:
+            with pytest.raises(
+                store.StoreError,
+                match=f"another `partnersim run` \\(pid {holder.pid}\\) is writing",
+            ):
+                store.ResultStore.open(out, plan)
+            return
+        with store.ResultStore.open(out, plan):
+            assert json.loads((out / ".lock").read_text())["pid"] == os.getpid()
+        assert not (out / ".lock").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_session_left_running_is_abandoned_unless_its_driver_runs(plan, tmp_path: Path) -> None:
+    from experiments.store import lock
+
+    out = tmp_path / "out"
+    with store.ResultStore.open(out, plan) as results:
+        results.start_session(executor="threads", slots=1)  # and never ended: a kill -9
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sessions"][-1]["driver"] == lock.identity()
+    # the driver recorded still runs (this process): a lock that did not hold keeps it out
+    with pytest.raises(store.StoreError, match=f"\\(pid {os.getpid()}\\) is writing to it"):
+        store.ResultStore.open(out, plan)
+    manifest["sessions"][-1]["driver"]["pid"] = dead_pid()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with store.ResultStore.open(out, plan) as results:
+        results.start_session(executor="threads", slots=1)
+        results.end_session(status="complete")
+    sessions = json.loads((out / "manifest.json").read_text())["sessions"]
+    assert [s["status"] for s in sessions] == ["abandoned", "complete"]
