@@ -23,6 +23,7 @@ from typing import Any
 from experiments.calibration.search import Finished, distributions
 from experiments.calibration.targets import Calibration
 from experiments.store import StoreError, WriteError, write_bytes_atomically
+from experiments.store.atomic import uninterrupted
 from experiments.store.manifest import git_commit, model_hash, now, versions
 
 FORMAT = 1
@@ -211,6 +212,7 @@ class Directory:
             raise StoreError(f"{self.root / STUDY}: trials {numbers[:5]}..., expected 0, 1, ...")
         return trials
 
+    @uninterrupted  # Ctrl-C waits for the trial's commit (SQLite makes kill -9 safe too)
     def store(self, finished: Finished) -> Any:
         """Add a finished trial to the study (committed to the database when this returns)."""
         import optuna

@@ -348,3 +348,34 @@ def test_section7_loads() -> None:
     assert {t.market for t in calibration.targets} == {"us", "japan"}
     assert {t.policy for t in calibration.targets} >= {"us_urgency", "jp_relationship", "hybrid"}
     assert {p.market for p in calibration.free} == {"us", "japan"}
+
+
+@pytest.mark.slow
+def test_a_search_killed_with_sigkill_resumes_and_equals_an_uninterrupted_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = write(tmp_path, TINY)
+    out = tmp_path / "out"
+    log = tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "experiments.cli", "calibrate", str(path), "--out", str(out)]
+    command += ["--workers", "1", "--trials", "12"]
+    root = Path(__file__).resolve().parents[2]
+    with log.open("w") as stderr:
+        process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 60
+        while "trial 2/12" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        assert process.wait() == -signal.SIGKILL
+    assert calibrate(path, "--out", out, "--workers", 1, "--trials", 12) == 0
+    stored = int(capsys.readouterr().err.split(" of 12 trials stored")[0].rsplit(" ", 1)[1])
+    assert 2 <= stored < 12  # killed mid-search, with trials stored before
+    straight = tmp_path / "straight"
+    assert calibrate(path, "--out", straight, "--workers", 2, "--trials", 12) == 0
+    assert trials(out).equals(trials(straight))
