@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import resource
 import statistics
 import tempfile
 import textwrap
@@ -80,6 +81,11 @@ def targets_text(years: float, replications: int, trials: int) -> str:
             )
     text = textwrap.dedent(TARGETS).replace("{targets}", "".join(blocks))
     return text.format(years=years, replications=replications, trials=trials)
+
+
+def driver_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def calibrate(path: Path, out: Path, workers: int) -> float:
@@ -147,20 +153,27 @@ def main() -> None:
         for round_ in range(args.rounds):
             out = Path(tmp) / f"round{round_}"
             if round_ % 2 == 0:
+                cpu = driver_cpu()
                 t_cal = calibrate(path, out, args.workers)
+                cpu_cal = driver_cpu() - cpu
                 specs = runs_made(path, out)
+                cpu = driver_cpu()
                 t_runs = runs_alone(specs, args.workers)
+                cpu_runs = driver_cpu() - cpu
             else:  # the same runs first: a fresh DIR's calibration makes exactly these
                 specs = runs_made(path, Path(tmp) / "round0")
+                cpu = driver_cpu()
                 t_runs = runs_alone(specs, args.workers)
+                cpu_runs = driver_cpu() - cpu
                 t_cal = calibrate(path, out, args.workers)
+                cpu_cal = driver_cpu() - cpu - cpu_runs
                 assert len(runs_made(path, out)) == len(specs)
             ratio = t_cal / t_runs
             ratios.append(ratio)
             print(
                 f"round {round_ + 1}: calibrate {t_cal:.1f} s, its {len(specs)} runs alone "
                 f"{t_runs:.1f} s ({len(specs) / t_runs:.2f} runs/s) on {args.workers} workers: "
-                f"ratio {ratio:.3f}",
+                f"ratio {ratio:.3f}; driver CPU {cpu_cal:.1f} s against {cpu_runs:.1f} s",
                 flush=True,
             )
     print(f"median ratio over {len(ratios)} rounds: {statistics.median(ratios):.3f} (target 1.1)")

@@ -89,6 +89,7 @@ def propose(calibration: Calibration, slot: int, history: list[Any]) -> dict[str
     import optuna
     from optuna.samplers import TPESampler
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per in-memory study
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = TPESampler(
