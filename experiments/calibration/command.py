@@ -9,6 +9,7 @@ stops the search keeping every finished trial: the same command resumes it.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import math
 import time
 from pathlib import Path
@@ -119,6 +120,8 @@ def _calibrate(calibration: Any, directory: Any, info: Any, trials: int) -> int:
 
     try:
         search.search(calibration, stored, pipeline, directory.store, trials, progress)
+    except cf.BrokenExecutor as err:  # a worker died (out of memory, killed)
+        return _broken(directory, trials, err)
     except KeyboardInterrupt:
         pipeline.cancel()
         done = len(directory.trials())
@@ -153,6 +156,8 @@ def _calibrate(calibration: Any, directory: Any, info: Any, trials: int) -> int:
     ]
     try:
         search.run_candidates(calibration, pipeline, candidates)
+    except cf.BrokenExecutor as err:
+        return _broken(directory, trials, err)
     except KeyboardInterrupt:
         pipeline.cancel()
         directory.end_session(status="interrupted", trials_stored=len(stored))
@@ -211,3 +216,14 @@ def _calibrate(calibration: Any, directory: Any, info: Any, trials: int) -> int:
         )
         return EXIT_RUNS_FAILED
     return 0
+
+
+def _broken(directory: Any, trials: int, err: BaseException) -> int:
+    done = len(directory.trials())
+    directory.end_session(status="broken", trials_stored=done)
+    reason = " ".join(f"{type(err).__name__}: {err}".split())
+    say(
+        f"partnersim: error: the executor broke ({reason}); {done} of {trials} trials are "
+        f"stored in {directory.root}: run the same command again to resume"
+    )
+    return EXIT_RUNS_FAILED
