@@ -217,11 +217,19 @@ class PartnershipModel(mesa.Model):
     def set_policy(self, **levers: Any) -> None:
         """Change policy parameters mid-run (a strategist's decision between months)."""
         dotted = {f"policy.{name}": value for name, value in levers.items()}
+        before = self.params.policy
         self.params = parameters.with_overrides(self.params, dotted)
         self._derive()
+        policy = self.params.policy
         if not self.vendor.support_cut:
-            self.vendor.set_staff(self.params.policy.support_staff)
-            self.vendor.turnaround_days = self.params.policy.turnaround_days
+            # a new staff level replaces what the desk had (hires included); other changes
+            # leave the desk as it is
+            if (
+                policy.support_staff != before.support_staff
+                or self.vendor.staff < policy.support_staff
+            ):
+                self.vendor.set_staff(policy.support_staff)
+            self.vendor.turnaround_days = policy.turnaround_days
 
     def book(self, client: ClientOrganization, kind: str, amount_usd: float) -> None:
         """Revenue: a new deal, a renewal or an expansion, paid now. While the partnership

@@ -285,7 +285,12 @@ def test_no_two_processes_draw_from_one_stream(monkeypatch):
 
 def test_a_review_cadence_changed_mid_run_counts_from_the_last_review():
     model = PartnershipModel(
-        market="japan", policy="jp_relationship", years=2, seed=1, **SMALL_KWARGS
+        market="japan",
+        policy="jp_relationship",
+        years=2,
+        seed=1,
+        policy__review_months=12,
+        **SMALL_KWARGS,
     )  # yearly reviews, 36 months of patience: no review ends the partnership here
     reviewed = []
     update_forecast = model.vendor.update_forecast
