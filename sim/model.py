@@ -222,12 +222,10 @@ class PartnershipModel(mesa.Model):
         self._derive()
         policy = self.params.policy
         if not self.vendor.support_cut:
-            # a new staff level replaces what the desk had (hires included); other changes
-            # leave the desk as it is
-            if (
-                policy.support_staff != before.support_staff
-                or self.vendor.staff < policy.support_staff
-            ):
+            # the desk takes the policy's staff, except that hires for the backlog stay while
+            # desk_response is on and the staff lever itself is unchanged
+            kept = policy.desk_response and policy.support_staff == before.support_staff
+            if not kept or self.vendor.staff < policy.support_staff:
                 self.vendor.set_staff(policy.support_staff)
             self.vendor.turnaround_days = policy.turnaround_days
 
