@@ -1,10 +1,12 @@
 # The two commands of the Quickstart: `make demo` and `make test`. Each creates .venv when missing.
 # `make fast` runs the tests not marked slow: a quick loop while working (make test runs all).
+# `make thorough` runs them all with Hypothesis's thorough profile (fresh examples, 400 per
+# property): where time allows, not in CI.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test fast lint clean
+.PHONY: demo test fast thorough lint clean
 
 $(BIN)/partnersim: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +26,9 @@ test: lint
 
 fast: $(BIN)/partnersim
 	$(BIN)/python -m pytest -m "not slow"
+
+thorough: $(BIN)/partnersim
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) results/*/ .pytest_cache .hypothesis

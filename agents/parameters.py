@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -24,12 +25,23 @@ MAX_USD = 1e12
 MAX_YEARS = 200
 
 
+class _Missing:
+    """The value of a key that is not given at all (`ConfigError` says "missing")."""
+
+    def __repr__(self) -> str:
+        return "missing"
+
+
+MISSING: Any = _Missing()
+
+
 class ConfigError(ValueError):
     """A parameter with a bad value: names the dotted key, the value and what was expected."""
 
     def __init__(self, key: str, value: Any, expected: str) -> None:
         self.key, self.value, self.expected = key, value, expected
-        super().__init__(f"{key}: got {value!r}, expected {expected}")
+        got = "missing" if value is MISSING else f"got {value!r}"
+        super().__init__(f"{key}: {got}, expected {expected}")
 
 
 def param(
@@ -64,20 +76,39 @@ def _check(obj: Any) -> None:
             if meta.get("choices") and value not in meta["choices"]:
                 raise ConfigError(key, value, "one of " + ", ".join(meta["choices"]))
             continue
-        if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ConfigError(key, value, "an integer")
+        # any integer or real number of the right kind (numpy's too), stored as int or float
+        if kind is int:
+            if not is_integer(value):
+                raise ConfigError(key, value, "an integer")
+            value = int(value)
+            object.__setattr__(obj, f.name, value)
         if kind is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if not is_real(value):
                 raise ConfigError(key, value, "a number")
+            value = float(value)
             if not math.isfinite(value):
                 raise ConfigError(key, value, "a finite number")
-            object.__setattr__(obj, f.name, float(value))
-            value = float(value)
+            object.__setattr__(obj, f.name, value)
         low, high = meta.get("low"), meta.get("high")
         if low is not None and value < low:
             raise ConfigError(key, value, _range_text(low, high))
         if high is not None and value > high:
             raise ConfigError(key, value, _range_text(low, high))
+
+
+def is_integer(value: Any) -> bool:
+    """An integer of any type (`int`, `numpy.int64`, ...), not a bool."""
+    return isinstance(value, numbers.Integral) and not _is_bool(value)
+
+
+def is_real(value: Any) -> bool:
+    """A real number of any type (`float`, `numpy.float32`, an integer, ...), not a bool."""
+    return isinstance(value, numbers.Real) and not _is_bool(value)
+
+
+def _is_bool(value: Any) -> bool:
+    # numpy.bool_ is no numbers.Integral, but say so in case a version registers it
+    return isinstance(value, bool) or type(value).__name__ == "bool_"
 
 
 def _check_order(obj: Any) -> None:

@@ -60,6 +60,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from experiments import store  # after validation: bad input fails fast
     from sim.run import RunSpec, simulate
 
+    check_memory(args, [(params, args.years)])
+
     try:
         store.check_out_path(out)  # before the run: a bad --out must not waste it
     except store.StoreError as err:
@@ -78,6 +80,27 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return EXIT_RUNS_FAILED
     print(summary(result.runs.row(0, named=True), out))
     return 0
+
+
+def check_memory(args: argparse.Namespace, runs, processes: int = 1, driver: bool = False) -> None:
+    """Refuse, before any run starts, runs whose estimated memory exceeds what is available
+    (`experiments.memory`), unless --ignore-memory-check."""
+    if args.ignore_memory_check:
+        return
+    from experiments import memory
+
+    try:
+        memory.check(runs, processes=processes, driver=driver)
+    except memory.MemoryCheckError as err:
+        raise UsageError(str(err)) from None
+
+
+def add_memory_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ignore-memory-check",
+        action="store_true",
+        help="run even if the estimated memory exceeds the memory available",
+    )
 
 
 def summary(row: dict[str, Any], out: Path) -> str:
@@ -158,6 +181,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from experiments import design, runner, store  # after load: bad configs fail fast
 
     plan = design.plan(experiment)
+    if args.scheduler is None:  # a cluster's workers have their own memory
+        processes = min(args.workers or runner.default_workers(), plan.runs)
+        specs = ((spec.params, spec.years) for spec in plan.specs)
+        check_memory(args, specs, processes=processes, driver=True)
     out = Path(args.out) if args.out else Path("results") / experiment.name
     try:
         store.check_destination(out, plan, fresh=args.fresh)
@@ -212,10 +239,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """`partnersim report DIR`: write DIR/report.html (and DIR/charts/) and say where."""
     from experiments import store
-    from experiments.report import ReportError, write_report
+    from experiments.report import ReportError, ReportWriteError, write_report
 
     try:
         result = write_report(args.dir, images=not args.no_images)
+    except ReportWriteError as err:  # a full disk: DIR was fine, as `run` says with exit 1
+        say(f"partnersim: error: {err}")
+        return EXIT_RUNS_FAILED
     except (store.StoreError, ReportError) as err:
         raise UsageError(str(err)) from None
     print(f"report: {result.path} ({len(result.figures)} charts, {result.seconds:.1f} s)")
@@ -315,6 +345,7 @@ def add_run_parser(sub) -> argparse.ArgumentParser:
     run.add_argument(
         "--report", action="store_true", help="write DIR/report.html and DIR/charts/ at the end"
     )
+    add_memory_flag(run)
     run.set_defaults(func=cmd_run)
     return run
 
@@ -382,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--out", default="results/simulate", type=directory_path, help="output directory"
     )
+    add_memory_flag(sim)
     sim.set_defaults(func=cmd_simulate)
 
     pre = sub.add_parser("presets", help="list markets, presets and every parameter")
@@ -391,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_parser(sub)
     add_report_parser(sub)
+    from experiments.calibration.command import add_parser as add_calibrate_parser
+
+    add_calibrate_parser(sub)
     return parser
 
 

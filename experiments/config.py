@@ -15,6 +15,8 @@ range or a wrong type fails at load time with the dotted key that holds it, e.g.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import hashlib
 import math
 import re
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from agents import parameters
-from agents.parameters import MAX_YEARS, ConfigError, frozen
+from agents.parameters import MAX_YEARS, MISSING, ConfigError, frozen, is_integer, is_real
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 SAMPLED_DESIGNS = ("lhs", "sobol", "morris")
@@ -67,7 +69,7 @@ class _Brief:
 
 
 def _error(key: str, value: Any, expected: str) -> ConfigError:
-    return ConfigError(key, _Brief(value), expected)
+    return ConfigError(key, value if value is MISSING else _Brief(value), expected)
 
 
 @frozen
@@ -88,7 +90,7 @@ class SweptParameter:
 
     def __post_init__(self) -> None:
         if (self.values is None) == (self.bounds is None):
-            raise _error(f"sweep.parameters.{self.key}", None, "a list of values or bounds")
+            raise _error(f"sweep.parameters.{self.key}", MISSING, "a list of values or bounds")
 
     @property
     def column(self) -> str:
@@ -168,15 +170,67 @@ def loads(text: str, source: str = "<config>") -> ExperimentConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         message = " ".join(str(err).split())
+        twice = _given_twice(text, message)
+        if twice is not None:
+            key, line = twice
+            raise ConfigFileError(
+                source, f"{key}: given twice (again on line {line}), expected each key once"
+            ) from None
         raise ConfigFileError(source, f"invalid TOML ({message})") from None
     return from_dict(data)
+
+
+# tomllib's words for a key or a table given twice, and where
+_TWICE = re.compile(
+    r"(Cannot overwrite a value|Cannot mutate immutable namespace|Cannot declare \((.*)\) twice)"
+    r".*\((?:at line (\d+), column \d+|at end of document)\)"
+)
+
+
+def _given_twice(text: str, message: str) -> tuple[str, int] | None:
+    """(dotted key, line) of the key or table that tomllib found given twice, if it was that."""
+    match = _TWICE.search(message)
+    if match is None:
+        return None
+    lines = text.splitlines()
+    ends = [i + 1 for i, line in enumerate(lines) if line.strip()] or [0]
+    number = int(match.group(3)) if match.group(3) else ends[-1]
+    if match.group(2) is not None:  # a [table] declared twice: its path, as a tuple's repr
+        path = re.findall(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", match.group(2))
+        return ".".join(a or b for a, b in path), number
+    if not 0 < number <= len(lines):
+        return None
+    key = _key_path(lines[number - 1])
+    if key is None:
+        return None
+    table: list[str] = []
+    for above in reversed(lines[: number - 1]):  # the [table] the line is in
+        header = re.fullmatch(r"\s*\[([^\[\]].*)\]\s*(#.*)?", above)
+        if header is not None:
+            table = _key_path(f"{header.group(1)} = 0") or []
+            break
+    return ".".join([*table, *key]), number
+
+
+def _key_path(line: str) -> list[str] | None:
+    """The key path of a `key = value` line (quoted and dotted keys as TOML reads them)."""
+    key = line.split("=", 1)[0] if "=" in line else ""
+    try:
+        table = tomllib.loads(f"{key} = 0")
+    except tomllib.TOMLDecodeError:
+        return None
+    path = []
+    while isinstance(table, dict) and len(table) == 1:
+        name, table = next(iter(table.items()))
+        path.append(name)
+    return path or None
 
 
 def from_dict(data: dict[str, Any]) -> ExperimentConfig:
     """An ExperimentConfig from parsed TOML: unknown keys and wrong types name their key."""
     _reject_unknown("", data, TOP_KEYS)
     if "name" not in data:
-        raise _error("name", None, "a name for the experiment (letters, digits, _ . -)")
+        raise _error("name", MISSING, "a name for the experiment (letters, digits, _ . -)")
     base = _table(data, "base")
     _reject_unknown("base.", base, BASE_KEYS)
     sweep = _table(data, "sweep")
@@ -237,6 +291,41 @@ def _flatten_dotted(prefix: str, table: dict[str, Any], path: str = "") -> dict[
     return flat
 
 
+@functools.cache
+def parameter_names() -> tuple[str, ...]:
+    """Every parameter's dotted name (the same in every market and preset)."""
+    return tuple(parameters.flatten(parameters.Parameters(market=parameters.Market())))
+
+
+def closest_names(key: str, n: int = 3) -> list[str]:
+    """The parameter names most like `key`, whole (`policy.urgncy`) or by their last part
+    (`patience_months`, `colour`), best first."""
+    names = parameter_names()
+    tails: dict[str, list[str]] = {}
+    for name in names:
+        tails.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+    found = difflib.get_close_matches(key, names, n=n, cutoff=0.6)
+    for tail in difflib.get_close_matches(key.rsplit(".", 1)[-1], list(tails), n=n, cutoff=0.4):
+        found += tails[tail]
+    return list(dict.fromkeys(found))[:n]
+
+
+def _check_parameter_name(where: str, key: str, value: Any, named: tuple[str, ...] = ()) -> None:
+    """ConfigError unless `key` is a parameter's dotted name (or one of `named`), naming the
+    closest names: a key put in the wrong table is told apart from a value of the wrong form."""
+    if key in named or key in parameter_names():
+        return
+    close = closest_names(key)
+    hint = f"closest: {', '.join(close)}; " if close else ""
+    extra = f" or {' / '.join(named)}" if named else ""
+    raise _error(
+        where,
+        value,
+        f"a parameter's dotted name{extra}: {key!r} is not a parameter "
+        f"({hint}`partnersim presets` lists them all)",
+    )
+
+
 def _sweep_from_dict(sweep: dict[str, Any]) -> Sweep:
     design = sweep.get("design", "grid")
     if design not in DESIGNS:
@@ -245,6 +334,7 @@ def _sweep_from_dict(sweep: dict[str, Any]) -> Sweep:
     swept = []
     for key, value in params.items():
         where = f"sweep.parameters.{key}"
+        _check_parameter_name(where, key, value, NAMED_SWEEPS)  # before the value's form
         if isinstance(value, list):
             swept.append(SweptParameter(key=key, values=tuple(value)))
         elif isinstance(value, dict):
@@ -253,8 +343,8 @@ def _sweep_from_dict(sweep: dict[str, Any]) -> Sweep:
                 raise _error(f"{where}.{extra[0]}", value[extra[0]], "only low and high")
             for end in ("low", "high"):
                 if end not in value:
-                    raise _error(f"{where}.{end}", None, f"a number ({end} bound)")
-                if isinstance(value[end], bool) or not isinstance(value[end], int | float):
+                    raise _error(f"{where}.{end}", MISSING, f"a number ({end} bound)")
+                if not is_real(value[end]):
                     raise _error(f"{where}.{end}", value[end], "a number")
             swept.append(SweptParameter(key=key, bounds=Bounds(**value)))
         else:
@@ -280,14 +370,17 @@ def _validate(config: ExperimentConfig) -> None:
     if not isinstance(config.description, str):
         raise _error("description", config.description, "a string")
     years = config.years
-    if isinstance(years, bool) or not isinstance(years, int | float) or not 0 < years <= MAX_YEARS:
+    if not is_real(years) or not 0 < years <= MAX_YEARS:
         raise _error("years", years, f"a number of years in (0, {MAX_YEARS}]")
     object.__setattr__(config, "years", float(years))
-    _check_int("replications", config.replications, 1, 1_000_000)
-    _check_int("seed", config.seed, 0, 2**63 - 1)
+    for key, low, high in (("replications", 1, 1_000_000), ("seed", 0, 2**63 - 1)):
+        object.__setattr__(config, key, _check_int(key, getattr(config, key), low, high))
     _check_name("base.market", config.market, parameters.market_names())
     _check_name("base.policy", config.policy, list(parameters.PRESETS))
     _validate_sweep_options(config.sweep)
+    counts = {k: getattr(config.sweep, k) for k in ("samples", "levels")}
+    counts = {k: int(v) for k, v in counts.items() if v is not None}  # numpy ints too
+    object.__setattr__(config, "sweep", dataclasses.replace(config.sweep, **counts))
     points = design_point_count(config.sweep)
     if points * config.replications > MAX_RUNS:
         if points <= MAX_RUNS:
@@ -305,6 +398,13 @@ def _validate(config: ExperimentConfig) -> None:
     overrides = dict(config.overrides)
     if len(overrides) != len(config.overrides):
         raise _error("base.set", config.overrides, "each parameter once")
+    for p in config.sweep.parameters:
+        _check_parameter_name(
+            f"sweep.parameters.{p.key}", p.key, p.values or p.bounds, NAMED_SWEEPS
+        )
+    for key, value in overrides.items():
+        if key not in NAMED_SWEEPS:  # those have their own message below
+            _check_parameter_name(f"base.set.{key}", key, value)
     swept = {p.column: p.key for p in config.sweep.parameters}
     for key in overrides:
         if key in NAMED_SWEEPS:
@@ -343,9 +443,11 @@ def design_point_count(sweep: Sweep) -> int:
     return points * sweep.samples * per_sample
 
 
-def _check_int(key: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+def _check_int(key: str, value: Any, low: int, high: int) -> int:
+    """`value` as a plain int; ConfigError unless it is an integer in [low, high]."""
+    if not is_integer(value) or not low <= value <= high:
         raise _error(key, value, f"an integer in [{low}, {high}]")
+    return int(value)
 
 
 def _check_name(key: str, value: Any, names: list[str]) -> None:
@@ -456,7 +558,7 @@ def _validate_parameter(
     kind = type(current)
     if kind not in (int, float):
         raise _error(where, bounds, f"a list of values ({swept.key} is not a number)")
-    if kind is int and not all(isinstance(v, int) for v in (low, high)):
+    if kind is int and not all(is_integer(v) for v in (low, high)):
         raise _error(where, bounds, "integer bounds (an integer parameter)")
     for market, preset in combos:
         _build_one(market, preset, overrides, swept.key, low, f"{where}.low")

@@ -91,15 +91,41 @@ def execute(spec: RunSpec) -> RunResult | RunFailure:
         sys.setswitchinterval(previous)
 
 
-def _start_worker() -> None:
+def _start_worker(driver_pid: int | None = None) -> None:
     """A pool worker leaves Ctrl-C to the driver, which stops submitting and saves what
     finished, and exits when the driver is gone (killed with SIGKILL, say): the pool would
-    otherwise keep it running, or idle and holding its memory, for good."""
+    otherwise keep it running, or idle and holding its memory, for good.
+
+    On Linux the kernel kills the worker when its driver dies (the parent-death signal),
+    whatever the worker is doing: a run thrashing at a memory limit or holding the GIL in C
+    code never lets a Python thread look. Elsewhere, and as a second check, a thread looks
+    every ORPHAN_CHECK_S.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    driver_pid = driver_pid or os.getppid()
+    _die_with_parent()
+    if os.getppid() != driver_pid:  # the driver died before the signal was asked for
+        os._exit(1)
     watch = threading.Thread(
-        target=_exit_when_orphaned, args=(os.getppid(),), name="driver-watch", daemon=True
+        target=_exit_when_orphaned, args=(driver_pid,), name="driver-watch", daemon=True
     )
     watch.start()
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def _exit_when_orphaned(driver_pid: int) -> None:
@@ -134,7 +160,10 @@ def local_executor(workers: int | None = None) -> Iterator[ExecutorInfo]:
     workers = workers or default_workers()
     context = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_start_worker
+        max_workers=workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
     )
     try:
         yield ExecutorInfo(executor=pool, slots=workers, description=f"process pool ({workers})")

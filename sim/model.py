@@ -14,7 +14,9 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-import mesa
+from sim.compat import mesa  # first: Mesa without its start-method change (sim/compat.py)
+
+# isort: split
 import numpy as np
 import simpy
 
@@ -51,7 +53,8 @@ class PartnershipModel(mesa.Model):
         market: market profile name (`japan`, `us`) or a Market.
         policy: preset name (`us_urgency`, `jp_relationship`, `hybrid`) or a Policy.
         years: horizon; `running` turns false when the clock reaches it.
-        seed: an int, or a numpy SeedSequence (the run's root sequence).
+        seed: an int (replication 0 of that seed: the run `make_spec(..., seed=seed)` names),
+            or a numpy SeedSequence (the run's root sequence); fresh entropy when None.
         rng: accepted for Mesa compatibility; an int or SeedSequence used like `seed`.
         params: a complete Parameters object (overrides market and policy when given).
         **overrides: any parameter with `__` for `.`, e.g. `policy__patience_months=12`.
@@ -69,15 +72,18 @@ class PartnershipModel(mesa.Model):
     ) -> None:
         root = seed if seed is not None else rng
         if not isinstance(root, np.random.SeedSequence):
-            root = rngs.root_sequence(root)
+            # an int seed is replication 0 of that seed, as in make_spec(seed=...): one seed,
+            # one run, whether it is given here or to `simulate`
+            root = rngs.root_sequence(rngs.entropy(root), (0,))
         super().__init__(seed=int(root.generate_state(1)[0]))
         dotted = {key.replace("__", "."): value for key, value in overrides.items()}
         if params is None:
             params = parameters.build(market, policy, dotted)
         else:
             params = parameters.with_overrides(params, dotted)
-        if not (isinstance(years, int | float) and 0 < years <= parameters.MAX_YEARS):
+        if not (parameters.is_real(years) and 0 < years <= parameters.MAX_YEARS):
             raise ConfigError("years", years, f"a number of years in (0, {parameters.MAX_YEARS}]")
+        years = float(years)
         self.params = params
         self.years = years
         self.horizon_days = years * rules.YEAR_DAYS

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import numpy as np
+
+from agents.parameters import ConfigError, is_integer
 
 PURPOSES = (
     "population",
@@ -44,6 +47,16 @@ REP_KEY_BASE = 1_000
 CLIENT_KEY_BASE = 1_000_000
 
 SEED_WORDS = 4  # 32-bit words per stream seed
+
+
+def entropy(seed: Any) -> int | None:
+    """A seed as a plain int (any integer type: `3` and `numpy.int64(3)` are one seed), or
+    None for fresh OS entropy; ConfigError for anything else."""
+    if seed is None:
+        return None
+    if not is_integer(seed) or seed < 0:
+        raise ConfigError("seed", seed, "a non-negative integer")
+    return int(seed)
 
 
 def root_sequence(entropy: int | None, spawn_key: tuple[int, ...] = ()) -> np.random.SeedSequence:

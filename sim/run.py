@@ -8,7 +8,10 @@ policy of an experiment sees the same clients and random inputs (common random n
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+import json
 import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from agents import parameters, rules
-from agents.parameters import Parameters
+from agents.parameters import MAX_YEARS, ConfigError, Parameters
 from sim import rng as rngs
 
 if TYPE_CHECKING:
@@ -51,10 +54,17 @@ class RunSpec:
     run_id: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        digest = hashlib.sha256(
-            repr((self.params, float(self.years), self.seed, self.replication)).encode()
-        ).hexdigest()[:16]
-        object.__setattr__(self, "run_id", digest)
+        if not (parameters.is_real(self.years) and 0 < self.years <= parameters.MAX_YEARS):
+            raise ConfigError("years", self.years, f"a number of years in (0, {MAX_YEARS}]")
+        for key in ("seed", "replication"):
+            value = getattr(self, key)
+            if not parameters.is_integer(value) or value < 0:
+                raise ConfigError(key, value, "a non-negative integer")
+            object.__setattr__(self, key, int(value))
+        object.__setattr__(self, "years", float(self.years))
+        object.__setattr__(
+            self, "run_id", run_id(self.params, self.years, self.seed, self.replication)
+        )
 
     @property
     def spawn_key(self) -> tuple[int, ...]:
@@ -62,6 +72,38 @@ class RunSpec:
 
     def root_seed(self) -> np.random.SeedSequence:
         return rngs.root_sequence(self.seed, self.spawn_key)
+
+
+def run_id(params: Parameters, years: float, seed: int, replication: int) -> str:
+    """A hash of a run's canonical form: every parameter by name (JSON, sorted keys), the
+    horizon as a float and the seed and replication as ints, so the same run has the same id
+    whatever types it was given in (`3` or `numpy.int64(3)`, `5` or `5.0`)."""
+    tail = json.dumps({"replication": int(replication), "seed": int(seed), "years": float(years)})
+    canonical = f'{{"parameters": {_parameters_json(params)}, {tail[1:]}'
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1024)  # the replications of a design point share their params
+def _parameters_json(params: Parameters) -> str:
+    return json.dumps(_values(params), allow_nan=False)
+
+
+def _values(group: Any) -> dict[str, Any]:
+    """Every scalar parameter by name, in sorted order, nested groups as nested dicts: what
+    `parameters.flatten` holds, made fast enough to hash a plan of a million specs."""
+    fields = _FIELDS.get(type(group))
+    if fields is None:
+        fields = _FIELDS[type(group)] = tuple(
+            (f.name, dataclasses.is_dataclass(getattr(group, f.name)))
+            for f in sorted(dataclasses.fields(group), key=lambda f: f.name)
+        )
+    return {
+        name: _values(getattr(group, name)) if nested else getattr(group, name)
+        for name, nested in fields
+    }
+
+
+_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}  # per group class: (name, is a group)
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,8 +161,25 @@ def test_a_failed_write_leaves_the_former_tables_as_they_were(
     assert cli.main(simulate_args(out, "--seed", "4")) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("partnersim: error: cannot write ")
-    assert "monthly.parquet: No space left on device" in lines[0]
+    assert "monthly.parquet: no space left on device" in lines[0]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temp file either
+
+
+def test_a_full_disk_is_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """polars writing to a full disk says "Invalid thrift: transport error"; we say why."""
+    from tests.experiments.test_store import full_disk_under
+
+    out = tmp_path / "run"
+    full_disk_under(monkeypatch, out, "*.parquet")
+    assert cli.main(simulate_args(out)) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        f"partnersim: error: cannot write {out / 'runs.parquet'}: no space left on device; "
+        f"the tables in {out} are as they were"
+    ]
+    assert list(out.iterdir()) == []
 
 
 def test_presets_lists_markets_presets_and_parameters(capsys):
@@ -236,3 +253,56 @@ def test_debug_is_accepted_after_the_command(capsys):
         cli.main(["simulate", "--market", "mars", "--debug"])
     assert cli.main(["simulate", "--market", "mars"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_configuration_beyond_the_memory_available_is_refused_before_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """market.clients accepts 1,000,000 (some GBs per run): refused up front, in one line
+    giving the estimate, unless --ignore-memory-check."""
+    from experiments import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2 * 10**9)
+    monkeypatch.setattr(memory, "process_limit_bytes", lambda: None)
+    out = tmp_path / "run"
+    args = ["simulate", "--set", "market.clients=1000000", "--out", str(out)]
+    assert cli.main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        "partnersim: error: market.clients: got 1,000,000, expected a configuration that fits "
+        "in memory: an estimated 8.4 GB against 2.0 GB available (--ignore-memory-check runs "
+        "it anyway)"
+    ]
+    assert not out.exists()
+    # a process limit (ulimit -v) counts per run
+    monkeypatch.setattr(memory, "process_limit_bytes", lambda: 10**9)
+    assert cli.main(["simulate", "--set", "market.clients=200000", "--out", str(out)]) == 2
+    assert "1.9 GB per run against a limit of 1.0 GB per process (ulimit -v)" in (
+        capsys.readouterr().err
+    )
+    # the flag runs it anyway (here a small run, with almost no memory said to be free)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10**6)
+    assert cli.main(simulate_args(out)) == 2
+    assert cli.main([*simulate_args(out), "--ignore-memory-check"]) == 0
+
+
+def test_a_sweep_is_checked_for_its_largest_run_times_its_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from experiments import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10**9)
+    monkeypatch.setattr(memory, "process_limit_bytes", lambda: None)
+    config = tmp_path / "big.toml"
+    config.write_text(
+        'name = "big"\nyears = 1\n[sweep.parameters]\n"market.clients" = [100, 50000]\n'
+    )
+    out = tmp_path / "out"
+    assert cli.main(["run", str(config), "--out", str(out), "--workers", "2"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line == (
+        "partnersim: error: market.clients: got 50,000, expected a configuration that fits in "
+        "memory: an estimated 1.4 GB (2 runs at once, 0.6 GB each) against 1.0 GB available "
+        "(--ignore-memory-check runs it anyway)"
+    )
+    assert not out.exists()

@@ -13,6 +13,8 @@ ones that import Altair:
     over_time      mean lines with 95% bands by month; the stacked pipeline
     distributions  boxes from quantiles; paired policy differences
     sweeps         outcomes against parameters, heatmaps, Sobol and Morris
+    tidy           `tidy(frame)`: an experiment's table, for charts of your own (no dots in
+                   names, averaged `by` groups under Altair's 5000-row limit); no Altair
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from experiments.charts.over_time import (
     trust_chart,
 )
 from experiments.charts.sweeps import heatmap_chart, morris_chart, sobol_chart, sweep_chart
+from experiments.charts.tidy import field_name, tidy
 
 
 def vega_lite_version() -> str | None:
@@ -52,6 +55,7 @@ __all__ = [
     "cumulative_revenue_chart",
     "days_to_close_chart",
     "distribution_chart",
+    "field_name",
     "heatmap_chart",
     "morris_chart",
     "paired_difference_chart",
@@ -60,6 +64,7 @@ __all__ = [
     "sobol_chart",
     "survival_chart",
     "sweep_chart",
+    "tidy",
     "trust_chart",
     "vega_lite_version",
 ]

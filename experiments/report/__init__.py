@@ -30,7 +30,7 @@ from experiments.report.aggregates import (
 from experiments.report.figures import Figure, ReportBuilder
 from experiments.report.formatting import money, number, ratio_text, share, times
 from experiments.report.layout import Layout, design_layout, with_labels
-from experiments.report.reading import Experiment, ReportError, read_experiment
+from experiments.report.reading import Experiment, ReportError, ReportWriteError, read_experiment
 from experiments.report.sensitivity import sensitivity_indices
 from experiments.report.statistics import ratio_interval, with_mean_ci, with_wilson_ci
 from experiments.report.write import ReportResult, write_report
@@ -43,6 +43,7 @@ __all__ = [
     "ReportBuilder",
     "ReportError",
     "ReportResult",
+    "ReportWriteError",
     "design_layout",
     "money",
     "number",

@@ -6,8 +6,10 @@ needs a number the chart does not plot, such as a ratio's bootstrap interval).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from experiments.report.aggregates import TOTAL_REVENUE, Y1_PER_REP, Outcome, outcomes
@@ -108,15 +110,18 @@ def survival_caption(last: pl.DataFrame, agg: pl.DataFrame, order: list[str]) ->
     return text + "."
 
 
-def pipeline_caption(last: pl.DataFrame) -> str:
+def pipeline_caption(last: pl.DataFrame, stages: Sequence[str]) -> str:
+    """`stages`: the model's, in order; those before `customer` are open, `lost` ones closed."""
     month = int(last["month"].max())
-    open_ = sum(pl.col(f"pipeline_{s}") for s in ("engaged", "evaluation", "ringi"))
-    frame = last.with_columns(open=open_).sort("pipeline_customer", descending=True)
+    customer = list(stages).index("customer")
+    open_ = sum(pl.col(f"pipeline_{s}") for s in stages[1:customer])
+    lost = sum(pl.col(f"pipeline_{s}") for s in stages if s.startswith("lost"))
+    frame = last.with_columns(open=open_, lost=lost).sort("pipeline_customer", descending=True)
     top = frame.row(0, named=True)
     return (
         f"At month {month}, {top['market']} / {top['series']} has the most customers: "
         f"{top['pipeline_customer']:.1f} on average, with {top['open']:.1f} opportunities "
-        f"still open and {top['pipeline_lost']:.1f} lost."
+        f"still open and {top['lost']:.1f} lost."
     )
 
 
@@ -283,27 +288,61 @@ def heatmap_caption(stat: pl.DataFrame, outcome: Outcome, xname: str, yname: str
     )
 
 
+# A Sobol index lies in [0, 1]: a 95% CI wider than this either way says nothing about it.
+SOBOL_TOO_WIDE = 0.5
+
+
 def sobol_caption(frame: pl.DataFrame, layout: Layout) -> str:
+    """What the Sobol indices of the first outcome show, claiming only what their 95% CIs
+    support: which parameter matters most when its CI clears the others', how much
+    interactions account for when the first-order indices' CIs tell it, and that the sample
+    is too small when the intervals are too wide to say anything."""
     revenue = outcomes(layout)[0].name
     sub = frame.filter(pl.col("outcome") == revenue)
     if sub.is_empty():
         sub = frame.filter(pl.col("outcome") == frame["outcome"][0])
         revenue = frame["outcome"][0]
-    st = sub.filter(pl.col("index") == "ST").sort("value", descending=True, nulls_last=True)
+    name = revenue.removesuffix(" (USD)")
+    sub = sub.drop_nulls("value").with_columns(half=(pl.col("hi") - pl.col("lo")) / 2)
+    st = sub.filter(pl.col("index") == "ST").sort("value", descending=True)
     s1 = sub.filter(pl.col("index") == "S1")
+    if st.is_empty():
+        return f"No Sobol index of {name} could be estimated."
     top = st.row(0, named=True)
-    top_s1 = s1.filter(pl.col("parameter") == top["parameter"])["value"][0]
-    total_s1 = float(s1["value"].sum())
-    return (
-        f"{top['parameter']} has the largest total effect on {revenue.removesuffix(' (USD)')}: "
-        f"ST = {top['value']:.2f} (95% CI {top['lo']:.2f} to {top['hi']:.2f}), "
-        f"S1 = {top_s1:.2f}; the first-order indices sum to {total_s1:.2f}"
-        + (
-            f", so interactions account for about {1 - total_s1:.0%} of the variance."
-            if 0 <= total_s1 <= 1
-            else " (outside [0, 1]: too few samples for stable estimates)."
+    widest = sub.sort("half", descending=True, nulls_last=True).row(0, named=True)
+    if widest["half"] is None or widest["half"] > SOBOL_TOO_WIDE:
+        return (
+            f"The sample is too small for Sobol indices of {name}: their 95% CIs run as wide "
+            f"as {widest['lo']:.2f} to {widest['hi']:.2f} ({widest['index']} of "
+            f"{widest['parameter']}), so they tell neither which parameter matters most nor "
+            "how much interactions do; run more samples (sweep.samples)."
         )
+    ci = f"ST = {top['value']:.2f} (95% CI {top['lo']:.2f} to {top['hi']:.2f})"
+    others = st.slice(1)
+    if others.is_empty() or top["lo"] > others["hi"].max():
+        text = f"{top['parameter']} has the largest total effect on {name}: {ci}."
+    else:
+        close = others.filter(pl.col("hi") >= top["lo"])["parameter"].to_list()
+        text = (
+            f"{top['parameter']} has the largest estimate of the total effect on {name}, {ci}, "
+            f"but its CI overlaps that of {_names(close)}: the sample does not rank them."
+        )
+    total = float(s1["value"].sum())
+    half = float(np.sqrt((s1["half"] ** 2).sum()))  # independent estimates, roughly
+    low, high = 1 - total - half, 1 - total + half
+    sums = (
+        f"The first-order indices sum to {total:.2f} "
+        f"(95% CI {total - half:.2f} to {total + half:.2f})"
     )
+    if high <= 0.1:
+        return f"{text} {sums}, so interactions account for at most {high:.0%} of the variance."
+    if low > 0:
+        return f"{text} {sums}, so interactions account for at least {low:.0%} of the variance."
+    return f"{text} {sums}, which does not tell how much interactions account for."
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def morris_caption(frame: pl.DataFrame, layout: Layout) -> str:

@@ -179,7 +179,7 @@ class ReportBuilder:
             Figure(
                 "pipeline_stages",
                 "Pipeline stages over time",
-                captions.pipeline_caption(last),
+                captions.pipeline_caption(last, stages),
                 charts.pipeline_chart(
                     pipeline,
                     stage_order=stages,

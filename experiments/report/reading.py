@@ -22,6 +22,10 @@ class ReportError(Exception):
     """A report that cannot be made or written; the message is one line naming the file."""
 
 
+class ReportWriteError(ReportError):
+    """A report file that cannot be written (a full disk): no fault of the input."""
+
+
 @dataclass(frozen=True, slots=True)
 class Experiment:
     """An experiment directory: its manifest, the runs table, lazy monthly and deals scans."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from experiments.report.figures import ReportBuilder
 from experiments.report.page import clean_spec, page, vega_lite_version
-from experiments.report.reading import ReportError, read_experiment
+from experiments.report.reading import ReportWriteError, read_experiment
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ def write_report(path: str | os.PathLike[str], *, images: bool = True) -> Report
     """Write DIR/report.html (and DIR/charts/<name>.png, .svg unless images=False).
 
     Every file is written atomically: under a temporary name, then renamed. A file that
-    cannot be written raises ReportError naming it.
+    cannot be written raises ReportWriteError naming it (a ReportError).
     """
     started = time.perf_counter()
     exp = read_experiment(path)
@@ -51,11 +51,12 @@ def write_report(path: str | os.PathLike[str], *, images: bool = True) -> Report
 def _write(path: Path, write: Callable[[Path], object]) -> None:
     """write_atomically, with a failure named in one line."""
     from experiments.store.atomic import write_atomically
+    from experiments.store.layout import write_failure
 
     try:
         write_atomically(path, write)
     except OSError as err:
-        raise ReportError(f"{path}: cannot write ({err.strerror or err})") from None
+        raise ReportWriteError(f"{path}: cannot write ({write_failure(err)})") from None
 
 
 def _write_images(folder: Path, specs: dict[str, Any]) -> None:
@@ -68,8 +69,10 @@ def _write_images(folder: Path, specs: dict[str, Any]) -> None:
             if stale.stem not in specs:  # a chart an earlier report drew and this one does not
                 stale.unlink()
     except OSError as err:
+        from experiments.store.layout import write_failure
+
         where = err.filename or folder
-        raise ReportError(f"{where}: cannot write ({err.strerror or err})") from None
+        raise ReportWriteError(f"{where}: cannot write ({write_failure(err)})") from None
     vl = vega_lite_version()
     for name, spec in specs.items():
         svg = vlc.vegalite_to_svg(spec, vl_version=vl)

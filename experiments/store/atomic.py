@@ -11,6 +11,7 @@ steps runs, so a signal cannot land between two renames that belong together;
 from __future__ import annotations
 
 import functools
+import io
 import os
 import signal
 import threading
@@ -77,9 +78,21 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
     write_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
+def parquet_bytes(frame: pl.DataFrame) -> bytes:
+    """A frame as the bytes of a Parquet file, made in memory.
+
+    Files are written from bytes by Python, not by polars: a full disk is then an OSError
+    with its errno (ENOSPC), where polars' own writer says "File out of specification:
+    Invalid thrift: transport error" and names nothing.
+    """
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    return buffer.getvalue()
+
+
 def write_parquet_atomically(frame: pl.DataFrame, path: Path) -> None:
     """`write_atomically` for one Parquet file."""
-    write_atomically(path, frame.write_parquet)
+    write_bytes_atomically(path, parquet_bytes(frame))
 
 
 def uninterrupted(method):
@@ -129,8 +142,9 @@ def write_tables(frames: dict[str, pl.DataFrame], folder: Path) -> None:
         for name, frame in frames.items():
             path = folder / f"{name}.parquet"
             tmp = temp_path(path)
+            data = parquet_bytes(frame)
             renames[tmp] = path
-            frame.write_parquet(tmp)
+            tmp.write_bytes(data)
             flush_to_disk(tmp)
     except BaseException as err:
         for tmp in renames:

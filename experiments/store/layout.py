@@ -6,6 +6,7 @@ names; the errors are reported as one line by the command line.
 
 from __future__ import annotations
 
+import errno
 import re
 from pathlib import Path
 
@@ -33,9 +34,19 @@ class WriteError(StoreError):
     """
 
     def __init__(self, path: Path, err: BaseException, unsaved_runs: int = 0) -> None:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else one_line(err)
-        super().__init__(f"cannot write {path}: {reason}")  # "No space left on device"
+        super().__init__(f"cannot write {path}: {write_failure(err)}")
         self.unsaved_runs = unsaved_runs
+
+
+# errno of a write that failed for want of room, in the words the error gives
+NO_ROOM = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
+
+
+def write_failure(err: BaseException) -> str:
+    """Why a write failed, in a few words: "no space left on device" for a full disk."""
+    if isinstance(err, OSError):
+        return NO_ROOM.get(err.errno) or err.strerror or one_line(err)
+    return one_line(err)
 
 
 def one_line(err: BaseException) -> str:

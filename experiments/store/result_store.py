@@ -12,7 +12,6 @@ files and raises WriteError: the sweep stops, keeping the parts before it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from experiments.design import Plan
+from experiments.store import lock
 from experiments.store.atomic import (
     TEMP_MARK,
     uninterrupted,
@@ -31,7 +31,6 @@ from experiments.store.checks import check_destination
 from experiments.store.layout import (
     DESIGN,
     FAILURES,
-    LOCK,
     MANAGED,
     MANIFEST,
     PART,
@@ -87,6 +86,7 @@ class ResultStore:
         self._buffered_runs = 0
         self._buffer_started = 0.0
         self._lock_fd: int | None = None
+        self._closed = False
         self._failures: dict[str, dict[str, Any]] = {}
         self._failures_dirty = False
         self._next_part = 0
@@ -125,37 +125,54 @@ class ResultStore:
             batch_runs = min(max(plan.runs // 20, 10), 200)
         store = cls(root, {}, batch_runs=batch_runs, batch_seconds=batch_seconds)
         store._lock()
+        try:
+            store._prepare(plan, config_text, fresh=fresh)
+        except BaseException:
+            store._closed = True  # nothing to flush: release the directory
+            lock.release(root, store._lock_fd)
+            store._lock_fd = None
+            raise
+        return store
+
+    def _prepare(self, plan: Plan, config_text: str | None, *, fresh: bool) -> None:
+        """With the lock held: start over, resume or create; clean; read what is stored."""
+        root = self.root
         if fresh:
-            store._remove_managed()
-        manifest_path = root / MANIFEST
-        if manifest_path.exists():
-            store.manifest = read_manifest(root, required=RESUMED)
+            self._remove_managed()
+        if (root / MANIFEST).exists():
+            self.manifest = read_manifest(root, required=RESUMED)
+            self._take_over()
         else:
-            store.manifest = build_manifest(plan, config_text)
-            store._write_manifest()
-        store._clean()
+            self.manifest = build_manifest(plan, config_text)
+            self._write_manifest()
+        self._clean()
         try:
             write_parquet_atomically(plan.table(), root / DESIGN)
         except (OSError, pl.exceptions.PolarsError) as err:
             raise WriteError(root / DESIGN, err) from None
-        store.stored = store._read_stored()
-        store._failures = store._read_failures()
-        return store
+        self.stored = self._read_stored()
+        self._failures = self._read_failures()
 
     def _lock(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock
-            return
-        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise StoreError(
-                f"{self.root}: another `partnersim run` is writing to this directory"
-            ) from None
-        self._lock_fd = fd
+        self._lock_fd = lock.acquire(self.root)
+
+    def _take_over(self) -> None:
+        """Sessions left "running" by a driver that is gone become "abandoned".
+
+        We hold the lock, so no driver writes here now; a recorded driver that still runs
+        (a lock that did not hold, e.g. on a network file system) is refused.
+        """
+        changed = False
+        for session in self.manifest["sessions"]:
+            if session.get("status") != "running":
+                continue
+            driver = session.get("driver")
+            if isinstance(driver, dict) and lock.alive(driver):
+                raise StoreError(f"{self.root}: {lock.describe(driver)} is writing to it")
+            session.update(status="abandoned", finished=None, note="its driver was gone")
+            changed = True
+        if changed:
+            self._write_manifest()
 
     def _remove_managed(self) -> None:
         # The manifest goes last: until then DIR is still recognisably an experiment's.
@@ -320,6 +337,7 @@ class ResultStore:
             "started": now(),
             **fields,
             "status": "running",
+            "driver": lock.identity(),  # a later run tells from it whether this one is gone
             "partnersim": versions().get("partnersim"),
             "git_commit": git_commit(),
         }
@@ -340,10 +358,14 @@ class ResultStore:
 
     def close(self) -> None:
         """Write what is buffered (unless writing has failed) and release the directory."""
-        if self.write_error is None:
-            self.flush()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.write_error is None:
+                self.flush()
+        finally:
+            lock.release(self.root, self._lock_fd)
             self._lock_fd = None
 
     def __enter__(self) -> ResultStore:

@@ -539,3 +539,68 @@ def test_run_summary_shares_the_reports_interval_and_dollars():
     assert "$5.25k ± $196" in text  # report.money, both sides
     single = summary.point_summary(runs.head(1), design.head(1))
     assert single["revenue_total_usd_ci95"][0] is None  # one run: no interval
+
+
+def points_drawn(chart) -> int:
+    """Symbol marks in the chart's SVG as vl-convert renders it."""
+    import re
+
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(chart.to_dict())
+    return len(re.findall(r'<path[^>]*transform="translate', svg))
+
+
+def test_tidy_frames_chart_every_point_where_dotted_names_chart_none() -> None:
+    import altair as alt
+
+    runs = pl.DataFrame(
+        {
+            "run_id": [f"r{i}" for i in range(159)],
+            "policy.urgency": np.linspace(0, 1, 159),
+            "npv_usd": np.arange(159.0),
+        }
+    )
+    dotted = alt.Chart(runs).mark_circle().encode(x="policy.urgency:Q", y="npv_usd:Q")
+    assert points_drawn(dotted) == 0  # what users met: a silent, empty chart
+    tidied = charts.tidy(runs)
+    assert tidied.columns == ["run_id", "policy_urgency", "npv_usd"]
+    chart = alt.Chart(tidied).mark_circle().encode(x="policy_urgency:Q", y="npv_usd:Q")
+    assert points_drawn(chart) == 159
+
+
+def test_tidy_averages_a_sweeps_monthly_table_under_altairs_row_limit() -> None:
+    # 3 urgencies x 40 runs x 60 months = 7200 rows: over Altair's 5000
+    rows = [
+        {
+            "run_id": f"{u}-{r}",
+            "policy.urgency": u,
+            "month": m,
+            "revenue_usd": float(m * r),
+            "partnership_active": r % 2 == 0,
+            "market.name": "japan",
+        }
+        for u in (0.1, 0.5, 0.9)
+        for r in range(40)
+        for m in range(1, 61)
+    ]
+    monthly = pl.DataFrame(rows)
+    with pytest.raises(ValueError, match="7,200 rows: over Altair's 5,000; aggregate with by="):
+        charts.tidy(monthly)
+    means = charts.tidy(monthly, by=["policy.urgency", "month"])
+    assert means.height == 180
+    assert means.columns == [
+        "policy_urgency", "month", "revenue_usd", "partnership_active", "n"
+    ]  # fmt: skip
+    first = means.row(0, named=True)
+    assert first == {
+        "policy_urgency": 0.1,
+        "month": 1,
+        "revenue_usd": 19.5,
+        "partnership_active": 0.5,
+        "n": 40,
+    }
+    with pytest.raises(ValueError, match=r"by: got 'policy\.urgncy', expected a column"):
+        charts.tidy(monthly, by="policy.urgncy")
+    with pytest.raises(ValueError, match="its tidy name 'a_b' is taken"):
+        charts.tidy(pl.DataFrame({"a.b": [1], "a_b": [2]}))

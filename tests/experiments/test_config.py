@@ -135,7 +135,48 @@ BAD_CONFIGS = [
     ),
     ("unknown-market", HEAD + GRID + '[sweep.parameters]\nmarket = ["mars"]\n', "market"),
     ("unknown-preset", HEAD + '[base]\npolicy = "aggressive"\n', "base.policy"),
-    ("missing-name", "years = 1\n", "name"),
+    ("missing-name", "years = 1\n", "name: missing, expected a name"),
+    (
+        "missing-bound",
+        HEAD + SOBOL + '[sweep.parameters]\n"policy.urgency" = { low = 0.2 }\n',
+        "sweep.parameters.policy.urgency.high: missing, expected a number (high bound)",
+    ),
+    # tomllib says only "Cannot overwrite a value (at line 3, column 10)"
+    (
+        "key-given-twice",
+        'name = "bad"\nyears = 1\nyears = 2\n',
+        "years: given twice (again on line 3), expected each key once",
+    ),
+    (
+        "parameter-given-twice",
+        HEAD + '[base.set]\n"partner.reps" = 3\n"market.clients" = 9\n"partner.reps" = 4\n',
+        "base.set.partner.reps: given twice (again on line",
+    ),
+    ("table-given-twice", HEAD + "[base]\n[sweep]\n[base]\n", "base: given twice (again on line"),
+    # A key put under [sweep.parameters] by mistake is not a malformed range, and once it is
+    # written as a list it is still not a parameter: both say so, with the closest names.
+    (
+        "not-a-parameter-in-the-sweep",
+        HEAD + GRID + '[sweep.parameters]\n"policy.urgency" = [0.1]\ncolour = "blue"\n',
+        "sweep.parameters.colour: got 'blue', expected a parameter's dotted name or market / "
+        "policy: 'colour' is not a parameter (closest: ",
+    ),
+    (
+        "not-a-parameter-in-the-sweep-as-a-list",
+        HEAD + GRID + '[sweep.parameters]\n"policy.urgency" = [0.1]\ncolour = ["blue"]\n',
+        "'colour' is not a parameter (closest: ",
+    ),
+    (
+        "misspelt-parameter-in-the-sweep",
+        HEAD + GRID + "[sweep.parameters]\npatience_months = [6, 12]\n",
+        "'patience_months' is not a parameter (closest: policy.patience_months",
+    ),
+    (
+        "misspelt-override",
+        HEAD + '[base.set]\n"policy.urgncy" = 0.5\n',
+        "base.set.policy.urgncy: got 0.5, expected a parameter's dotted name: 'policy.urgncy' is "
+        "not a parameter (closest: policy.urgency",
+    ),
     ("years-zero", 'name = "bad"\nyears = 0\n', "years"),
     (
         "choice-not-allowed",

@@ -248,6 +248,16 @@ def test_presets_report_charts_and_captions(presets_dir):
     caption = figures["paired_differences"].caption
     assert caption.startswith("In japan, hybrid earns ") and "us_urgency" in caption
     assert "paired replications" in caption
+    assert "x " not in caption and "$" in caption  # dollars, as the chart: no ratio
+    # The stakeholders' trust covers only some runs: the caption says how many.
+    assert " of 3 (" in figures["trust"].caption
+    # us_urgency wins no deal in Japan: its row is kept and says so.
+    days = figures["days_to_close"].chart.to_dict()
+    rows = next(iter(days["datasets"].values()))
+    assert {"market": "japan", "series": "us_urgency", "n": 0}.items() <= next(
+        r for r in rows if r["n"] == 0
+    ).items()
+    assert builder.series_title == "policy"
 
 
 def test_paired_differences_match_the_runs_table(presets_dir):
@@ -342,6 +352,9 @@ def test_report_command(presets_dir, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"report: {presets_dir / 'report.html'} (7 charts")
     assert (presets_dir / "report.html").exists() and not (presets_dir / "charts").exists()
+    page = (presets_dir / "report.html").read_text()
+    assert "<th>policy</th>" in page  # the summary's header says what its rows are
+    assert page.count("<div class=table-wrap>") == 2  # tables scroll in their own box
 
 
 def test_report_of_a_missing_directory_is_one_clear_error(tmp_path):

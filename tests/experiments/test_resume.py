@@ -7,6 +7,7 @@ The interrupted runs are real `partnersim` processes; the final resume runs in-p
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -135,3 +136,66 @@ def test_workers_exit_when_their_driver_is_killed(tiny_config: Path, tmp_path: P
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# A driver whose one worker spends minutes in C code that holds the GIL (a sum over a huge
+# range), as a run thrashing at a memory limit never gets back to Python: no thread of the
+# worker can look for its driver.
+BUSY_DRIVER = """
+import time
+from experiments import runner
+with runner.local_executor(1) as info:
+    future = info.executor.submit(sum, range(10**14))
+    while not info.executor._processes:
+        time.sleep(0.01)
+    print(*info.executor._processes, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux parent-death signal")
+def test_a_busy_worker_dies_with_its_driver() -> None:
+    driver = subprocess.Popen(
+        [sys.executable, "-c", BUSY_DRIVER],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        worker = int(driver.stdout.readline())
+        deadline = time.monotonic() + 120
+        while cpu_seconds(worker) < 2.0:  # imported, initialized, inside the sum
+            assert time.monotonic() < deadline, "the worker never got busy"
+            time.sleep(0.1)
+        driver.kill()
+        driver.wait()
+        deadline = time.monotonic() + 5
+        while running(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(worker), "the worker outlived its driver by over 5 s"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)
+
+
+def test_the_next_run_takes_over_from_a_driver_killed_mid_sweep(
+    tiny_config: Path, reference: Path, tmp_path: Path
+) -> None:
+    """The manifest's session of a SIGKILLed driver says "running"; the next run sees that
+    its driver is gone, marks the session "abandoned" and finishes the sweep."""
+    out = tmp_path / "out"
+    assert start_and_stop(tiny_config, out, signal.SIGKILL, tmp_path / "killed.log") < 0
+    killed = json.loads((out / "manifest.json").read_text())["sessions"][-1]
+    assert killed["status"] == "running" and killed["driver"]["pid"] > 0
+    assert run_cli("run", tiny_config, "--out", out, "--workers", 2) == 0
+    sessions = json.loads((out / "manifest.json").read_text())["sessions"]
+    assert [s["status"] for s in sessions] == ["abandoned", "complete"]
+    assert sessions[0]["driver"] == killed["driver"]
+    assert not (out / ".lock").exists()
+    assert_same_results(reference, out)

@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -502,7 +504,7 @@ def test_a_failed_write_stops_the_sweep_keeping_the_parts_before_it(
     report = sweep(plan, out, batch_runs=4)
     assert report.status == "write failed" and report.completed == 4
     assert f"cannot write {out / 'monthly' / 'part-000002.parquet'}" in report.write_error
-    assert "No space left on device" in report.write_error
+    assert "no space left on device" in report.write_error
     for table in store.TABLES:  # part 2's deals, written before the failure, are gone
         assert [p.name for p in (out / table).iterdir()] == ["part-000001.parquet"]
     assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
@@ -530,9 +532,78 @@ def test_cli_says_in_one_line_which_file_could_not_be_written(
     assert run_cli("run", write_config(tmp_path, TWELVE), "--out", out) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("partnersim: error: cannot write ") and "Traceback" not in err
-    assert "No space left on device; 0 of 12 runs are stored" in err
+    assert "no space left on device; 0 of 12 runs are stored" in err
     sessions = json.loads((out / "manifest.json").read_text())["sessions"]
     assert sessions[-1]["status"] == "write failed" and sessions[-1]["runs_completed"] == 0
+
+
+def full_disk_under(monkeypatch: pytest.MonkeyPatch, folder: Path, names: str = "*") -> None:
+    """Files matching `names` under `folder` cannot be written, as on a full disk: polars'
+    writer fails with its own words (what it said on a real full disk), Python's with ENOSPC.
+    Writing into memory still works."""
+    real = pl.DataFrame.write_parquet
+
+    def full(path) -> bool:
+        path = Path(path)
+        temporary = f".{names}.tmp-*"  # what `atomic` writes first
+        return path.is_relative_to(folder) and (path.match(names) or path.match(temporary))
+
+    def polars_write(frame: pl.DataFrame, target, *args, **kwargs):
+        if isinstance(target, str | os.PathLike) and full(target):
+            raise pl.exceptions.ComputeError(
+                "parquet: File out of specification: Invalid thrift: transport error"
+            )
+        return real(frame, target, *args, **kwargs)
+
+    def no_space(method):
+        def write(path: Path, *args, **kwargs):
+            if full(path):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            return method(path, *args, **kwargs)
+
+        return write
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", polars_write)
+    monkeypatch.setattr(Path, "write_bytes", no_space(Path.write_bytes))
+    monkeypatch.setattr(Path, "write_text", no_space(Path.write_text))
+
+
+def test_a_full_disk_is_named_as_such_with_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Polars' "Invalid thrift: transport error" said nothing of a full disk."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def threads(*args, **kwargs):
+        with cf.ThreadPoolExecutor(2) as pool:
+            yield runner.ExecutorInfo(executor=pool, slots=2, description="threads")
+
+    monkeypatch.setattr(runner, "make_executor", threads)
+    out = tmp_path / "out"
+    full_disk_under(monkeypatch, out, "part-*.parquet")
+    assert run_cli("run", write_config(tmp_path, TWELVE), "--out", out) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    part = out / "deals" / "part-000001.parquet"
+    assert err.startswith(f"partnersim: error: cannot write {part}: no space left on device; ")
+    assert "thrift" not in err
+
+
+@pytest.mark.slow  # renders a report
+def test_a_report_on_a_full_disk_exits_1_as_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Exit code 2 is for bad input; the directory was fine."""
+    out = tmp_path / "out"
+    assert run_cli("run", write_config(tmp_path, TWELVE), "--out", out, "--workers", 1) == 0
+    capsys.readouterr()
+    full_disk_under(monkeypatch, out, "report.html")
+    assert run_cli("report", out, "--no-images") == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        f"partnersim: error: {out / 'report.html'}: cannot write (no space left on device)"
+    ]
+    assert not (out / "report.html").exists()
 
 
 def test_a_second_ctrl_c_while_the_first_is_saving_still_ends_the_session(
@@ -555,3 +626,91 @@ def test_a_second_ctrl_c_while_the_first_is_saving_still_ends_the_session(
     assert capsys.readouterr().err.strip().splitlines()[-1] == "partnersim: interrupted"
     sessions = json.loads((out / "manifest.json").read_text())["sessions"]
     assert sessions[-1]["status"] == "interrupted" and "finished" in sessions[-1]
+
+
+def test_the_lock_file_goes_when_the_run_ends(plan, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with store.ResultStore.open(out, plan) as results:
+        assert (out / ".lock").exists()
+        assert json.loads((out / ".lock").read_text())["pid"] == os.getpid()
+        runner.run_sweep(plan.specs[:2], results, cf.ThreadPoolExecutor(1), slots=1)
+    assert not (out / ".lock").exists()
+    with pytest.raises(store.StoreError):  # and when opening fails
+        store.ResultStore.open(
+            out, design.plan(config.loads(TWELVE.replace("seed = 3", "seed = 4")))
+        )
+    assert not (out / ".lock").exists()
+
+
+HOLD_LOCK = """
+import fcntl, json, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.pwrite(fd, sys.argv[2].encode(), 0)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def dead_pid() -> int:
+    process = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    return int(process.stdout)
+
+
+@pytest.mark.parametrize("holder_alive", [True, False])
+def test_a_lock_left_to_a_process_of_a_dead_driver_is_taken_over(
+    plan, tmp_path: Path, holder_alive: bool
+) -> None:
+    """The lock held (as by an orphaned worker) for a driver that is gone does not keep
+    the next run out; held for one that runs, it does, and the message names its pid."""
+    from experiments.store import lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, out / ".lock", "{}"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        who = {**lock.identity(), "pid": holder.pid, "started": lock.start_ticks(holder.pid)}
+        if not holder_alive:
+            who = {**who, "pid": dead_pid(), "started": None}
+        (out / ".lock").write_text(json.dumps(who))  # the same file, the lock still held
+        if holder_alive:
+            with pytest.raises(
+                store.StoreError,
+                match=f"another `partnersim run` \\(pid {holder.pid}\\) is writing",
+            ):
+                store.ResultStore.open(out, plan)
+            return
+        with store.ResultStore.open(out, plan):
+            assert json.loads((out / ".lock").read_text())["pid"] == os.getpid()
+        assert not (out / ".lock").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_session_left_running_is_abandoned_unless_its_driver_runs(plan, tmp_path: Path) -> None:
+    from experiments.store import lock
+
+    out = tmp_path / "out"
+    with store.ResultStore.open(out, plan) as results:
+        results.start_session(executor="threads", slots=1)  # and never ended: a kill -9
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sessions"][-1]["driver"] == lock.identity()
+    # the driver recorded still runs (this process): a lock that did not hold keeps it out
+    with pytest.raises(store.StoreError, match=f"\\(pid {os.getpid()}\\) is writing to it"):
+        store.ResultStore.open(out, plan)
+    manifest["sessions"][-1]["driver"]["pid"] = dead_pid()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with store.ResultStore.open(out, plan) as results:
+        results.start_session(executor="threads", slots=1)
+        results.end_session(status="complete")
+    sessions = json.loads((out / "manifest.json").read_text())["sessions"]
+    assert [s["status"] for s in sessions] == ["abandoned", "complete"]

@@ -199,7 +199,9 @@ def test_monthly_costs_add_up_to_the_cost_ledger(policy):
 
 def test_the_forecast_stays_within_the_open_pipeline_and_misreads_inflate_it():
     """Misread signals add to an open opportunity's weight, up to its value, and end with it."""
-    model = PartnershipModel(market="japan", policy="us_urgency", years=5, seed=1, **SMALL_KWARGS)
+    # seed 3: a run in which the vendor misreads some reports (seed 1 was one while an int
+    # seed meant no replication; it now means replication 0, as in make_spec)
+    model = PartnershipModel(market="japan", policy="us_urgency", years=5, seed=3, **SMALL_KWARGS)
     inflated = 0
     while model.running:
         model.step()

@@ -47,16 +47,23 @@ class PartnershipMachine(RuleBasedStateMachine):
         self.check_enablement(before, model.recorder.costs[costs:])
 
     def check_enablement(self, before: float, costs: list) -> None:
-        """Enablement is paid each month at the relationship investment in force."""
+        """Enablement is paid each month at the relationship investment in force, while the
+        partnership lasts.
+
+        A review that ends the partnership comes first at a month's end (its process starts
+        first), so no enablement is paid at the end of the month it ends in nor after: a
+        patience cut to 0 mid-run may end it at the next review.
+        """
         model = self.model
         p = model.params
-        ended = model.terminated_day is not None and model.terminated_day > before
+        ended = model.terminated_day
         months_ended = [
             k
             for k in range(1, model.steps + 1)
             if before < k * rules.MONTH_DAYS <= model.env.now + 1e-9
+            and (ended is None or k * rules.MONTH_DAYS < ended - 1e-9)
         ]
-        if ended or not months_ended or not p.mechanisms.relationship:
+        if not months_ended or not p.mechanisms.relationship:
             return
         invest = p.policy.relationship_investment
         paid = [amount for _, kind, amount in costs if kind == "enablement"]
@@ -181,3 +188,20 @@ def test_relationship_contacts_follow_the_investment_in_force() -> None:
     for _ in range(12):
         model.step()
     assert [day for day in contact_days() if day > resumed]
+
+
+# Found by the thorough profile (minimal program: change_policy(patience_months=0), then
+# advance_one_month to day 304): patience 0 lets the review of month 3 cut support and that of
+# month 6 end the partnership, after which the model pays no enablement; the check expected it
+# to go on being paid, as it looked only at a partnership ending within the current month.
+def test_enablement_stops_after_a_patience_of_zero_ends_the_partnership() -> None:
+    machine = PartnershipMachine()
+    spec = spec_of("japan", "us_urgency", {"market.clients": 5, "partner.reps": 1}, 1.0)
+    machine.start(spec=spec)
+    machine.change_policy(levers={"patience_months": 0})
+    while machine.model.running:
+        machine.advance_one_month()
+        machine.invariants_hold()
+        machine.levers_take_effect()
+    assert machine.model.terminated_day is not None
+    machine.finished()
