@@ -267,7 +267,7 @@ def test_no_two_processes_draw_from_one_stream(monkeypatch):
     process starts only after `selling` has ended, so the order of draws is fixed.
     """
     model = PartnershipModel(
-        market="japan", policy="hybrid", years=3, seed=8, mechanisms__reviews=False, **SMALL_KWARGS
+        market="japan", policy="hybrid", years=5, seed=8, mechanisms__reviews=False, **SMALL_KWARGS
     )
     users = {}
     real_random = rng.Draws.random
