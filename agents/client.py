@@ -233,7 +233,14 @@ class ClientOrganization(mesa.Agent):
         self.contacted = True
         start = p.market.trust_initial
         if p.mechanisms.reputation:
-            start = rules.reputation_trust(start, m.oversell_discoveries, p.market.reputation_loss)
+            market = p.market
+            start = rules.reputation_trust(
+                start,
+                m.oversell_discoveries,
+                market.reputation_reach,
+                market.clients,
+                market.reputation_trust_loss,
+            )
         for i in range(self.size):
             trust = start
             if self.warm:
@@ -264,15 +271,19 @@ class ClientOrganization(mesa.Agent):
             self.violate(i, severity)
 
     def deceive(self) -> None:
-        """Discovered overselling: an integrity violation and a scar on every ceiling."""
+        """Discovered overselling: an integrity violation and a scar on every ceiling, as far
+        as the market feels it as lost trust (`deception_trust_share`), and the reseller's
+        doubts about the vendor's reliability."""
         m = self.model
         p = m.params
-        severity = rules.perceived_severity(p.trust.deception_severity, p.market.severity_scale)
+        felt = rules.perceived_severity(p.trust.deception_severity, p.market.severity_scale)
+        share = p.market.deception_trust_share  # the rest is settled as a contract remedy
+        severity, scar = felt * share, p.trust.d_scar * share
         for i in range(self.size):
-            self.ceiling[i] = rules.scarred_ceiling(self.ceiling[i], p.trust.d_scar)
+            self.ceiling[i] = rules.scarred_ceiling(self.ceiling[i], scar)
             self.trust[i] = min(self.trust[i], self.ceiling[i])
             self.violate(i, severity)  # settles comfort too
-        m.reseller.violate(severity * 0.5 * p.market.partner_sensitivity)
+        m.reseller.violate(felt * 0.5 * p.market.partner_sensitivity)
         m.overselling_discovered()
 
     # ---------------------------------------------------------------- selling
@@ -627,7 +638,9 @@ class ClientOrganization(mesa.Agent):
             if rng.random() < rep.meeting_misread_chance:
                 deal.misreads += 1
             elif rng.random() < p.market.nonselling_value * self.favourable_chance((i,)):
-                self.favour((i,), counted=False)
+                # nemawashi: the proposal discussed one to one can settle this person's doubts
+                counted = rng.random() < p.market.nemawashi_counts
+                self.favour((i,), counted=counted)
                 self.build_commitment(i)
                 self.last_progress_day = env.now
 
@@ -657,7 +670,12 @@ class ClientOrganization(mesa.Agent):
 
     # ---------------------------------------------------------------- account life
     def maintaining_account(self, deal: Deal):
-        """Monthly commitment; yearly renewal with churn and expansion; late discovery."""
+        """Monthly commitment; yearly renewal with churn and expansion; late discovery.
+
+        After the partnership ends nothing renews for free: the vendor serves the account
+        itself at a cost and with more churn (`after_exit = "serve"`), or lets it go at its
+        next renewal (`"abandon"`).
+        """
         m = self.model
         env, p = m.env, m.params
         rng = self.rngs["account"]
@@ -676,8 +694,11 @@ class ClientOrganization(mesa.Agent):
             for i, c in enumerate(commitment):
                 commitment[i] = after_commitment_month(c, trust[i], benefit, eta)
             policy = m.params.policy  # the policy in force this month
+            direct = not m.partnership_active
+            if direct and policy.after_exit == "serve":
+                m.spend("direct_service", p.vendor.direct_service_usd_per_account_year / 12.0)
             invest = policy.relationship_investment if p.mechanisms.relationship else 0.0
-            if rng.random() < invest:
+            if not direct and rng.random() < invest:  # the partner's account management
                 self.account_contact(rng)
             if month == discovery_month:
                 deal.overselling_discovered = True
@@ -689,14 +710,18 @@ class ClientOrganization(mesa.Agent):
                 continue
             churn = 0.0
             if p.mechanisms.churn:
+                factor = p.economy.churn_factor if m.in_downturn else 1.0
+                if direct:
+                    factor *= p.market.direct_churn_factor
                 churn = rules.churn_probability(
                     p.market.churn_base,
                     p.market.churn_trust_sensitivity,
                     self.mean_trust(),
                     self.mean_commitment(),
-                    p.economy.churn_factor if m.in_downturn else 1.0,
+                    factor,
                 )
-            if leaving or rng.random() < churn:
+            abandoned = direct and policy.after_exit == "abandon"
+            if leaving or abandoned or rng.random() < churn:
                 self.stage = "churned"
                 self.in_use = False
                 m.churned(self)

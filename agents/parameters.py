@@ -231,8 +231,14 @@ class Market(_Group):
     wiifm_stall_factor: float = param(0.5, "ratio", 0, 1, "stall_days multiplier without a pitch")
     too_direct_severity: float = param(0.1, "severity", 0, 1, "violation of an early pitch")
     nonselling_value: float = param(1.0, "ratio", 0, 1, "how much non-selling contacts count")
+    nemawashi_counts: float = param(
+        0.0, "probability", 0, 1, "chance a favourable one-to-one contact counts toward comfort"
+    )
     severity_scale: float = param(1.5, "ratio", 0, 5, "perceived incident severity multiplier")
     incident_trust_share: float = param(1.0, "share", 0, 1, "share of an incident felt as trust")
+    deception_trust_share: float = param(
+        1.0, "share", 0, 1, "share of discovered overselling felt as lost trust (not a remedy)"
+    )
     sla_credit_share: float = param(0.0, "share of value", 0, 1, "SLA credit per unit severity")
     deception_walkaway: float = param(
         0.5, "probability", 0, 1, "chance discovered overselling ends the opportunity"
@@ -301,11 +307,23 @@ class Market(_Group):
         1,
         "violation per meeting at full urgency, on a stakeholder not at ease",
     )
-    reputation_loss: float = param(
-        0.02, "trust", 0, 1, "starting trust later prospects lose per discovered overselling"
+    reputation_reach: float = param(
+        5.0, "organizations", 0, 1_000_000, "organizations that hear of one discovered overselling"
+    )
+    reputation_trust_loss: float = param(
+        0.1, "trust", 0, 1, "starting trust a prospect who heard of overselling loses"
     )
     oversell_remedy_share: float = param(
         0.0, "share of value", 0, 1, "contract remedy paid when overselling is found at an account"
+    )
+    entry_cost_usd: float = param(
+        0.0, "USD", 0, MAX_USD, "one-time cost of entering the market (localisation, legal)"
+    )
+    country_cost_usd_per_year: float = param(
+        0.0, "USD/year", 0, MAX_USD, "fixed yearly cost of the market (manager, marketing funds)"
+    )
+    direct_churn_factor: float = param(
+        2.0, "ratio", 1, 10, "churn multiplier of accounts the vendor serves itself after exit"
     )
     requalify_days: float = param(365.0, "days", 0, 36500, "cool-off before a lost client reopens")
 
@@ -327,12 +345,21 @@ class Policy(_Group):
         "after_key_comfortable", "", doc="when the proposition is made", choices=PROPOSAL_TIMINGS
     )
     overselling: float = param(0.0, "o", 0, 1, "how much the product is oversold")
-    support_staff: int = param(3, "people", 1, 10_000, "support desk servers")
-    turnaround_days: float = param(4.0, "days", 0, 365, "mean time to answer a document")
+    support_staff: int = param(4, "people", 1, 10_000, "support desk servers")
+    turnaround_days: float = param(3.0, "days", 0, 365, "mean time to answer a document")
+    desk_response: int = param(
+        1, "switch", 0, 1, "1: hire a desk server when the month's median wait passes turnaround"
+    )
     target_per_rep_usd: float = param(500_000.0, "USD/rep/year", 0, MAX_USD, "bookings target")
-    patience_months: int = param(24, "months", 0, 1200, "months before the vendor may exit")
+    patience_months: int = param(36, "months", 0, 1200, "months before the vendor may exit")
     review_months: int = param(3, "months", 1, 120, "months between vendor reviews")
     exit_threshold: float = param(0.4, "share of target", 0, 10, "bookings share that passes")
+    forecast_weight: float = param(
+        0.5, "share", 0, 1, "share of its pipeline forecast the vendor counts at a review"
+    )
+    after_exit: str = param(
+        "serve", "", doc="accounts after the partnership ends", choices=("serve", "abandon")
+    )
     followup_bound: float = param(0.3, "share", 0, 0.9, "most follow-ups can shorten a step")
     nurture_contacts_per_month: float = param(
         3.0, "contacts/month", 0, 100, "non-selling contacts per opportunity at full investment"
@@ -369,10 +396,25 @@ class Partner(_Group):
     )
     margin: float = param(0.3, "share", 0, 1, "reseller margin on each sale")
     trust_initial: float = param(0.5, "trust", 0, 1, "reseller trust in the vendor T_R")
-    commitment_initial: float = param(0.4, "commitment", 0, 1, "reseller commitment C_R")
-    effort_min: float = param(0.3, "share", 0, 1, "effort share at zero commitment")
+    commitment_initial: float = param(0.5, "commitment", 0, 1, "reseller commitment C_R")
+    effort_min: float = param(0.05, "share", 0, 1, "effort share at zero commitment")
     effort_max: float = param(0.9, "share", 0, 1, "effort share at full commitment")
     downturn_effort_cut: float = param(0.5, "share", 0, 1, "effort an uncommitted partner moves")
+    other_lines_usd_per_rep_year: float = param(
+        150_000.0, "USD/rep/year", 0, MAX_USD, "margin a rep's full time earns on other lines"
+    )
+    rep_cost_usd_per_year: float = param(
+        100_000.0, "USD/rep/year", 0, MAX_USD, "the partner's cost of a rep's full time"
+    )
+    patience_months: int = param(
+        18, "months", 0, 1200, "months below both thresholds before the partner leaves"
+    )
+    exit_commitment: float = param(
+        0.25, "commitment", 0, 1, "the partner may leave while its commitment is below this"
+    )
+    exit_return: float = param(
+        0.3, "ratio", 0, 100, "and its return on rep time, against other lines, below this"
+    )
 
 
 @frozen
@@ -403,8 +445,12 @@ class Trust(_Group):
     deception_severity: float = param(0.7, "severity", 0, 1, "discovered overselling")
     slow_answer_days: float = param(10.0, "days", 0, 3650, "a document answer later is slow")
     slow_answer_severity: float = param(0.05, "severity", 0, 1, "violation of a slow answer")
-    pressure_severity: float = param(0.15, "severity", 0, 1, "review demanding the target")
+    pressure_severity: float = param(0.08, "severity", 0, 1, "review demanding the target")
     support_cut_severity: float = param(0.5, "severity", 0, 1, "support cut, to the reseller")
+    pressure_scar: float = param(
+        0.02, "trust", 0, 1, "reseller ceiling lost to a review demanding the whole target"
+    )
+    support_cut_scar: float = param(0.15, "trust", 0, 1, "reseller ceiling lost to a support cut")
     reseller_alpha: float = param(0.05, "per event", 0, 1, "reseller trust gain per good event")
     benefit: float = param(0.9, "share", 0, 1, "client's benefit b in commitment's target T*b")
     comfort_setback: float = param(
@@ -435,6 +481,10 @@ class VendorParameters(_Group):
         150_000.0, "USD/year", 0, MAX_USD, "co-selling and enablement at full investment"
     )
     support_cut_factor: float = param(0.5, "share", 0, 1, "staff kept after a support cut")
+    direct_service_usd_per_account_year: float = param(
+        15_000.0, "USD/account/year", 0, MAX_USD, "serving an account directly after exit"
+    )
+    desk_max_staff: int = param(50, "people", 1, 10_000, "most servers desk_response hires")
 
 
 @frozen
@@ -472,6 +522,7 @@ class Mechanisms(_Group):
     wiifm: bool = param(True, doc="U.S. buyers expect an early proposition")
     relationship: bool = param(True, doc="nemawashi contacts, visits, enablement")
     reviews: bool = param(True, doc="vendor reviews, support cuts and exit")
+    partner_exit: bool = param(True, doc="the partner leaves below its thresholds")
     downturns: bool = param(True, doc="economic downturns")
     churn: bool = param(True, doc="renewal churn")
     expansion: bool = param(True, doc="account expansion at renewal")
@@ -507,7 +558,7 @@ class Parameters:
 
 GROUPS = ("market", "policy", "partner", "product", "trust", "vendor", "economy", "mechanisms")
 
-# docs/ODD.md A.2; est. values. Fields not listed keep the Policy defaults.
+# docs/ODD.md A.2; est. values. Fields not listed keep the Policy defaults (MODEL.md section 5).
 PRESETS: dict[str, Policy] = {
     "us_urgency": Policy(
         name="us_urgency",
@@ -515,10 +566,6 @@ PRESETS: dict[str, Policy] = {
         relationship_investment=0.1,
         proposal_timing="first_meeting",
         overselling=0.4,
-        support_staff=2,
-        turnaround_days=5.0,
-        patience_months=12,
-        review_months=3,
     ),
     "jp_relationship": Policy(
         name="jp_relationship",
@@ -526,10 +573,6 @@ PRESETS: dict[str, Policy] = {
         relationship_investment=0.9,
         proposal_timing="after_consensus",
         overselling=0.0,
-        support_staff=6,
-        turnaround_days=1.5,
-        patience_months=36,
-        review_months=12,
     ),
     "hybrid": Policy(
         name="hybrid",
@@ -537,12 +580,11 @@ PRESETS: dict[str, Policy] = {
         relationship_investment=0.8,
         proposal_timing="after_key_comfortable",
         overselling=0.0,
-        support_staff=6,
-        turnaround_days=1.5,
-        patience_months=24,
-        review_months=3,
     ),
 }
+
+# The presets differ only in these; operations (desk, patience, reviews) are shared levers.
+STYLE_LEVERS = ("urgency", "relationship_investment", "proposal_timing", "overselling")
 
 
 def market_names() -> list[str]:

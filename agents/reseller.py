@@ -1,16 +1,23 @@
-"""Reseller: the Japanese partner's trust in the vendor, its commitment and its effort share.
+"""Reseller: the partner's trust in the vendor, its commitment, its effort and its economics.
 
 Trust T_R rises with responsive support, executive visits and co-selling, and falls with
-pressure, discovered overselling and support cuts. Commitment follows trust monthly and
-sets the share of rep time given to the vendor's product.
-Process: `committing` (monthly commitment and effort update).
+pressure, discovered overselling and support cuts; pressure and cuts also scar its ceiling.
+The partner weighs its margin on this vendor's sales against what the same rep time earns
+on its other lines (its return); commitment follows trust and that return, and sets the
+share of rep time given to the vendor's product. A partner whose commitment and return stay
+below its thresholds for `partner.patience_months` drops the vendor.
+Process: `committing` (monthly commitment, effort and the partner's decision to stay).
 """
 
 from __future__ import annotations
 
+from collections import deque
+
 import mesa
 
 from agents import rules
+
+RETURN_WINDOW_MONTHS = 12  # the partner judges its return over the last year
 
 
 class Reseller(mesa.Agent):
@@ -25,6 +32,12 @@ class Reseller(mesa.Agent):
         self.favourable_count = 0
         self.reps: list = []
         self.effort = self.effort_now()
+        self.return_ratio = 0.0  # margin earned against what the rep time earns elsewhere
+        self.margin_this_month_usd = 0.0
+        self.margins_usd: deque[float] = deque(maxlen=RETURN_WINDOW_MONTHS)
+        self.rep_time_usd: deque[float] = deque(maxlen=RETURN_WINDOW_MONTHS)
+        self.months_below = 0  # consecutive months below both exit thresholds
+        self.rep_cost_usd = 0.0  # what the rep time given to this vendor has cost it
 
     def effort_now(self) -> float:
         m = self.model
@@ -32,6 +45,10 @@ class Reseller(mesa.Agent):
         return rules.effort_share(
             self.commitment, p.effort_min, p.effort_max, m.in_downturn, p.downturn_effort_cut
         )
+
+    def earn(self, margin_usd: float) -> None:
+        """The partner's margin on a sale it made."""
+        self.margin_this_month_usd += margin_usd
 
     def favour(self) -> None:
         self.trust = rules.after_favourable(
@@ -52,18 +69,36 @@ class Reseller(mesa.Agent):
             tp.n0,
         )
 
+    def scar(self, amount: float) -> None:
+        """Pressure and support cuts lower the trust ceiling for good."""
+        self.ceiling = rules.scarred_ceiling(self.ceiling, amount)
+        self.trust = min(self.trust, self.ceiling)
+
     def committing(self):
-        """Monthly: commitment moves toward trust and sales success; effort follows it."""
+        """Monthly: the partner's return, its commitment and effort, and whether it stays."""
         m = self.model
         while True:
             yield m.env.timeout(rules.MONTH_DAYS)
-            p = m.params  # the target in force this month
+            p = m.params  # the policy in force this month
+            partner = p.partner
             if m.vendor.fast_answer_share() >= 0.8:
                 self.favour()
-            target_usd = p.policy.target_per_rep_usd * p.partner.reps * m.env.now / rules.YEAR_DAYS
-            success = 1.0 - rules.shortfall(m.bookings_usd, target_usd)
+            rep_time_usd = self.effort * partner.reps * partner.other_lines_usd_per_rep_year / 12
+            self.rep_cost_usd += self.effort * partner.reps * partner.rep_cost_usd_per_year / 12
+            self.margins_usd.append(self.margin_this_month_usd)
+            self.rep_time_usd.append(rep_time_usd)
+            self.margin_this_month_usd = 0.0
+            self.return_ratio = rules.partner_return(sum(self.margins_usd), sum(self.rep_time_usd))
             goal = rules.partner_commitment_target(
-                self.trust, success, p.market.partner_trust_weight
+                self.trust, min(1.0, self.return_ratio), p.market.partner_trust_weight
             )
             self.commitment = rules.after_commitment_month(self.commitment, goal, 1.0, p.trust.eta)
             self.effort = self.effort_now()
+            if not m.partnership_active or not p.mechanisms.partner_exit:
+                continue
+            below = self.commitment < partner.exit_commitment and (
+                self.return_ratio < partner.exit_return
+            )
+            self.months_below = self.months_below + 1 if below else 0
+            if self.months_below >= max(1, partner.patience_months):
+                m.terminate(by="partner")

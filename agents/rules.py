@@ -207,9 +207,19 @@ def warm_trust(trust: float, ceiling: float, reseller_trust: float, transfer: fl
     return trust + clamp(transfer) * clamp(reseller_trust) * (ceiling - trust)
 
 
-def reputation_trust(trust_initial: float, discoveries: int, loss_per_discovery: float) -> float:
-    """Starting trust of a new prospect after `discoveries` of overselling in its market."""
-    return max(0.0, trust_initial - max(0, discoveries) * max(0.0, loss_per_discovery))
+def reputation_trust(
+    trust_initial: float, discoveries: int, reach: float, organizations: int, loss: float
+) -> float:
+    """Starting trust of a new prospect after `discoveries` of overselling in its market.
+
+    Each discovery reaches `reach` of the market's `organizations`, at random: the share that
+    has heard is 1 - exp(-reach * discoveries / organizations), and a prospect starts `loss`
+    lower in proportion; never below 0.
+    """
+    if organizations <= 0 or discoveries <= 0:
+        return trust_initial
+    heard = 1.0 - math.exp(-max(0.0, reach) * discoveries / organizations)
+    return max(0.0, trust_initial - clamp(loss) * heard)
 
 
 def budget_wait_days(day: float, window_start_day: float, window_days: float) -> float:
@@ -226,3 +236,39 @@ def budget_wait_days(day: float, window_start_day: float, window_days: float) ->
 def pressure_severity(urgency: float, severity_at_full_urgency: float) -> float:
     """Violation of one pushed deadline or follow-up on a stakeholder not yet at ease."""
     return clamp(clamp(urgency) * severity_at_full_urgency)
+
+
+def partner_return(margin_usd: float, rep_time_value_usd: float) -> float:
+    """The partner's return on the rep time it gives the vendor: its margin on the vendor's
+    sales over what that time earns on its other lines; >= 0 (0 when no time was given)."""
+    if rep_time_value_usd <= 0.0:
+        return 0.0
+    return max(0.0, margin_usd) / rep_time_value_usd
+
+
+def seen_bookings(bookings_usd: float, forecast_usd: float, forecast_weight: float) -> float:
+    """What a review sees: bookings plus a weighted share of the (maybe inflated) forecast."""
+    return bookings_usd + clamp(forecast_weight) * max(0.0, forecast_usd)
+
+
+def churn_rate(churned: int, renewed: int) -> float | None:
+    """Annual logo churn: accounts lost among those that came up for renewal; None if none did."""
+    due = churned + renewed
+    return churned / due if due else None
+
+
+def break_even_month(cumulative_net_cash_usd: list[float]) -> int | None:
+    """The first month (1, 2, ...) whose cumulative net cash is >= 0; None if none is."""
+    for month, cash in enumerate(cumulative_net_cash_usd, start=1):
+        if cash >= 0.0:
+            return month
+    return None
+
+
+def perpetuity_value(yearly_usd: float, churn: float, rate: float) -> float:
+    """Present value a year before the first of yearly payments that shrink by `churn` a year:
+    sum over t >= 1 of yearly * (1 - churn)^t / (1 + rate)^t = yearly * (1 - c) / (r + c)."""
+    keep = 1.0 - clamp(churn)
+    if rate + (1.0 - keep) <= 0.0:
+        return 0.0  # no discount and no churn: no finite value
+    return yearly_usd * keep / (rate + 1.0 - keep)

@@ -2,9 +2,12 @@
 
 The support desk is a SimPy Resource with `support_staff` servers answering document
 requests FIFO with exponential service times; its staff follows the policy in force.
-Reviews compare bookings with the pro-rated target; after the patience period a shortfall
-cuts support, a second one ends the partnership. Processes: `reviewing`, `visiting`
-(executive visits), `enabling` (monthly co-selling, partner enablement and fixed costs).
+Reviews compare what the vendor sees, bookings plus a share of its pipeline forecast (which
+the partner's misread reports inflate), with the pro-rated target; after the patience period a
+shortfall cuts support, a second one ends the partnership. The desk can grow with its backlog
+(`policy.desk_response`). The vendor pays the market's fixed yearly cost while it is in.
+Processes: `reviewing`, `visiting` (executive visits), `enabling` (monthly co-selling,
+partner enablement and fixed costs).
 """
 
 from __future__ import annotations
@@ -105,6 +108,15 @@ class Vendor(mesa.Agent):
         self.answers_this_month = self.fast_answers_this_month = 0
         return share
 
+    def respond_to_backlog(self) -> None:
+        """Hire one desk server when the month's median wait passed the turnaround target."""
+        p = self.model.params
+        waits = sorted(self.month_waits_days)
+        if not waits or self.staff >= p.vendor.desk_max_staff:
+            return
+        if waits[len(waits) // 2] > p.policy.turnaround_days:
+            self.set_staff(self.staff + 1)
+
     def cut_support(self) -> None:
         """Halve the desk (its freed servers are held for good) and slow its answers."""
         m = self.model
@@ -113,6 +125,7 @@ class Vendor(mesa.Agent):
         self.turnaround_days = 2.0 * m.params.policy.turnaround_days
         self.support_cut = True
         m.reseller.violate(m.params.trust.support_cut_severity)
+        m.reseller.scar(m.params.trust.support_cut_scar)
 
     # ---------------------------------------------------------------- reviews
     def reviewing(self):
@@ -134,15 +147,18 @@ class Vendor(mesa.Agent):
             months_since_review = 0
             target = p.policy.target_per_rep_usd * p.partner.reps * months / 12.0
             self.update_forecast()
-            gap = rules.shortfall(m.bookings_usd, target)
+            seen = rules.seen_bookings(m.bookings_usd, self.forecast_usd, p.policy.forecast_weight)
+            gap = rules.shortfall(seen, target)
             if gap > 0:
-                m.reseller.violate(p.trust.pressure_severity * p.market.partner_sensitivity * gap)
+                pressure = p.market.partner_sensitivity * gap
+                m.reseller.violate(p.trust.pressure_severity * pressure)
+                m.reseller.scar(p.trust.pressure_scar * pressure)
             if months < p.policy.patience_months:
                 continue
-            if m.bookings_usd >= p.policy.exit_threshold * target:
+            if seen >= p.policy.exit_threshold * target:
                 continue
             if self.support_cut:
-                m.terminate()
+                m.terminate(by="vendor")
                 return
             self.cut_support()
 
@@ -193,7 +209,11 @@ class Vendor(mesa.Agent):
                 return
             p = m.params  # the policy in force this month
             invest = p.policy.relationship_investment if p.mechanisms.relationship else 0.0
+            if p.policy.desk_response and not self.support_cut:
+                self.respond_to_backlog()
             m.spend("support_staff", self.staff * p.vendor.staff_cost_usd_per_year / 12.0)
+            if p.market.country_cost_usd_per_year > 0:
+                m.spend("country", p.market.country_cost_usd_per_year / 12.0)
             if invest <= 0:
                 continue
             m.spend("enablement", invest * p.vendor.enablement_usd_per_year / 12.0)

@@ -92,11 +92,15 @@ class PartnershipModel(mesa.Model):
         self.recorder = Recorder()
         self.partnership_active = True
         self.terminated_day: float | None = None
+        self.ended_by: str | None = None  # "vendor" or "partner"
         self.bookings_usd = 0.0
         self.revenue_usd = 0.0
         self._month_bookings = 0.0
         self._month_revenue = dict.fromkeys(("new", "renewal", "expansion"), 0.0)
         self._month_costs = 0.0
+        self._month_margin = 0.0
+        self.margin_paid_usd = 0.0  # the partner's margin on what it sold
+        self.net_cash_usd = 0.0  # cumulative: revenue less the partner's margin and costs
         self.churned_accounts = 0
         self.oversell_discoveries = 0  # in this market so far: reputation travels
         self._derive()
@@ -119,6 +123,8 @@ class PartnershipModel(mesa.Model):
             self.clients.append(client)
             reps[i % len(reps)].territory.append(client)
         self._start_processes()
+        if params.market.entry_cost_usd > 0:  # paid up front, in month 1's costs
+            self.spend("entry", params.market.entry_cost_usd)
         self.datacollector = mesa.DataCollector(
             model_reporters={name: _reporter(name) for name in MODEL_REPORTERS}
         )
@@ -217,17 +223,31 @@ class PartnershipModel(mesa.Model):
     def set_policy(self, **levers: Any) -> None:
         """Change policy parameters mid-run (a strategist's decision between months)."""
         dotted = {f"policy.{name}": value for name, value in levers.items()}
+        before = self.params.policy
         self.params = parameters.with_overrides(self.params, dotted)
         self._derive()
+        policy = self.params.policy
         if not self.vendor.support_cut:
-            self.vendor.set_staff(self.params.policy.support_staff)
-            self.vendor.turnaround_days = self.params.policy.turnaround_days
+            # the desk takes the policy's staff, except that hires for the backlog stay while
+            # desk_response is on and the staff lever itself is unchanged
+            kept = policy.desk_response and policy.support_staff == before.support_staff
+            if not kept or self.vendor.staff < policy.support_staff:
+                self.vendor.set_staff(policy.support_staff)
+            self.vendor.turnaround_days = policy.turnaround_days
 
     def book(self, client: ClientOrganization, kind: str, amount_usd: float) -> None:
-        """Revenue: a new deal, a renewal or an expansion, paid now."""
+        """Revenue: a new deal, a renewal or an expansion, paid now. While the partnership
+        lasts the partner sells and keeps its margin; after it, the vendor sells directly."""
         self.recorder.revenue(self.env.now, client.index, kind, amount_usd)
         self.revenue_usd += amount_usd
         self._month_revenue[kind] += amount_usd
+        margin = self.params.partner.margin * amount_usd if self.partnership_active else 0.0
+        if margin > 0:
+            self.recorder.margins.append((self.env.now, margin))
+            self.margin_paid_usd += margin
+            self._month_margin += margin
+            self.reseller.earn(margin)
+        self.net_cash_usd += amount_usd - margin
         if kind == "new":
             self.bookings_usd += amount_usd
             self._month_bookings += amount_usd
@@ -236,15 +256,23 @@ class PartnershipModel(mesa.Model):
         """A vendor cost, paid now."""
         self.recorder.cost(self.env.now, kind, amount_usd)
         self._month_costs += amount_usd
+        self.net_cash_usd -= amount_usd
+
+    def annual_recurring_revenue_usd(self) -> float:
+        """What the active accounts pay a year."""
+        return sum((c.account_value_usd for c in self.clients if c.stage == "customer"), 0.0)
 
     def churned(self, client: ClientOrganization) -> None:
         self.churned_accounts += 1
         self.recorder.churns.append((self.env.now, client.index))
 
-    def terminate(self) -> None:
-        """The vendor ends the partnership: no new deal closes from now on."""
+    def terminate(self, by: str) -> None:
+        """The partnership ends, by the vendor or the partner: no new deal closes from now on."""
+        if not self.partnership_active:
+            return
         self.partnership_active = False
         self.terminated_day = self.env.now
+        self.ended_by = by
 
     # ---------------------------------------------------------------- time
     def observing(self):
@@ -257,6 +285,7 @@ class PartnershipModel(mesa.Model):
             self._month_bookings = 0.0
             self._month_revenue = dict.fromkeys(self._month_revenue, 0.0)
             self._month_costs = 0.0
+            self._month_margin = 0.0
 
     def step(self) -> None:
         """Mesa adapter: advance the SimPy clock by one month and collect the model reporters."""

@@ -25,11 +25,16 @@ MONTHLY_SCHEMA: dict[str, Any] = {
     "revenue_expansion_usd": pl.Float64,
     "cumulative_revenue_usd": pl.Float64,
     "costs_usd": pl.Float64,
+    "partner_margin_usd": pl.Float64,
+    "net_cash_usd": pl.Float64,
+    "cumulative_net_cash_usd": pl.Float64,
+    "arr_usd": pl.Float64,
     **dict.fromkeys(PIPELINE_COLUMNS, pl.Int32),
     "mean_stakeholder_trust": pl.Float64,
     "reseller_trust": pl.Float64,
     "reseller_commitment": pl.Float64,
     "effort_share": pl.Float64,
+    "partner_return": pl.Float64,
     "vendor_forecast_usd": pl.Float64,
     "support_staff": pl.Int32,
     "desk_queue": pl.Int32,
@@ -77,6 +82,7 @@ class Recorder:
         self.ledger: list[tuple[float, int, str, float]] = []
         self.costs: list[tuple[float, str, float]] = []
         self.churns: list[tuple[float, int]] = []  # (day, client)
+        self.margins: list[tuple[float, float]] = []  # (day, partner margin paid)
 
     def revenue(self, day: float, client: int, kind: str, amount_usd: float) -> None:
         self.ledger.append((day, client, kind, amount_usd))
@@ -99,11 +105,16 @@ class Recorder:
             "revenue_expansion_usd": revenue["expansion"],
             "cumulative_revenue_usd": model.revenue_usd,
             "costs_usd": model._month_costs,
+            "partner_margin_usd": model._month_margin,
+            "net_cash_usd": sum(revenue.values()) - model._month_margin - model._month_costs,
+            "cumulative_net_cash_usd": model.net_cash_usd,
+            "arr_usd": model.annual_recurring_revenue_usd(),
             **{f"pipeline_{stage}": n for stage, n in model.stage_counts().items()},
             "mean_stakeholder_trust": None if math.isnan(trust) else trust,
             "reseller_trust": model.reseller.trust,
             "reseller_commitment": model.reseller.commitment,
             "effort_share": model.reseller.effort,
+            "partner_return": model.reseller.return_ratio,
             "vendor_forecast_usd": model.vendor.forecast_usd,
             "support_staff": model.vendor.staff,
             **model.vendor.desk_month(),

@@ -35,6 +35,9 @@ NULLABLE_OUTCOMES = {
     "median_cycle_days": pl.Float64,
     "mean_client_trust_end": pl.Float64,
     "renewal_rate": pl.Float64,
+    "partnership_ended_by": pl.String,
+    "churn_rate_annual": pl.Float64,
+    "break_even_month": pl.Int64,
 }
 
 
@@ -146,10 +149,10 @@ def runs_row(spec: RunSpec, model: PartnershipModel) -> dict[str, Any]:
     """One row: identity, seed, every parameter by dotted name, and the run's outcomes."""
     p = model.params
     rec = model.recorder
-    margin = p.partner.margin
     rate = p.vendor.discount_rate
     revenue_y1 = sum((a for day, _, _, a in rec.ledger if day < rules.YEAR_DAYS), 0.0)
-    npv = sum(((1 - margin) * a * rules.discount_factor(d, rate) for d, _, _, a in rec.ledger), 0.0)
+    npv = sum((a * rules.discount_factor(d, rate) for d, _, _, a in rec.ledger), 0.0)
+    npv -= sum((a * rules.discount_factor(d, rate) for d, a in rec.margins), 0.0)
     npv -= sum((a * rules.discount_factor(d, rate) for d, _, a in rec.costs), 0.0)
     decided = [d for d in rec.deals if d.outcome != "open"]
     won = [d for d in decided if d.outcome == "won"]
@@ -158,6 +161,8 @@ def runs_row(spec: RunSpec, model: PartnershipModel) -> dict[str, Any]:
     end_trust = [t for c in customers for t in c.trust]
     terminated = model.terminated_day
     renewals = sum(kind == "renewal" for _, _, kind, _ in rec.ledger)
+    churn_rate = rules.churn_rate(model.churned_accounts, renewals)
+    cumulative = [row["cumulative_net_cash_usd"] for row in rec.monthly]
     return {
         "run_id": spec.run_id,
         "experiment": spec.experiment,
@@ -173,6 +178,7 @@ def runs_row(spec: RunSpec, model: PartnershipModel) -> dict[str, Any]:
         "bookings_total_usd": model.bookings_usd,
         "npv_usd": npv,
         "partnership_terminated": terminated is not None,
+        "partnership_ended_by": model.ended_by,
         "terminated_day": terminated,
         "terminated_month": None if terminated is None else rules.month_of_day(terminated),
         "first_deal_day": min((d.decision_day for d in won), default=None),
@@ -191,5 +197,32 @@ def runs_row(spec: RunSpec, model: PartnershipModel) -> dict[str, Any]:
         if renewals + model.churned_accounts
         else None,
         "mean_client_trust_end": sum(end_trust) / len(end_trust) if end_trust else None,
+        "churn_rate_annual": churn_rate,
+        "break_even_month": rules.break_even_month(cumulative),
+        "peak_outlay_usd": max(0.0, -min(cumulative, default=0.0)),
+        "arr_end_usd": model.annual_recurring_revenue_usd(),
+        "terminal_value_usd": terminal_value_usd(model, customers, churn_rate),
+        "partner_profit_usd": model.margin_paid_usd - model.reseller.rep_cost_usd,
         "events": model.events,
     }
+
+
+def terminal_value_usd(model: PartnershipModel, customers: list, churn_rate: float | None) -> float:
+    """The book of business at the horizon: its future renewals, discounted to day 0.
+
+    What the vendor keeps of the accounts' yearly value (after the partner's margin, or
+    after serving them itself once the partnership has ended), renewed each year with the
+    run's churn rate (the market's base rate when nothing came up for renewal).
+    """
+    p = model.params
+    arr = sum((c.account_value_usd for c in customers), 0.0)
+    churn = p.market.churn_base if churn_rate is None else churn_rate
+    if model.partnership_active:
+        kept = arr * (1.0 - p.partner.margin)
+    elif p.policy.after_exit == "serve":
+        kept = arr - len(customers) * p.vendor.direct_service_usd_per_account_year
+        churn = min(1.0, churn * p.market.direct_churn_factor)
+    else:
+        return 0.0
+    horizon_factor = rules.discount_factor(model.horizon_days, p.vendor.discount_rate)
+    return rules.perpetuity_value(kept, churn, p.vendor.discount_rate) * horizon_factor

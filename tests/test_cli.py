@@ -190,7 +190,7 @@ def test_presets_lists_markets_presets_and_parameters(capsys):
     for preset in ("us_urgency", "jp_relationship", "hybrid"):
         assert preset in first[1]
         assert f"  {preset}: " in printed
-    assert "policy.patience_months = 24" in printed
+    assert "policy.patience_months = 36" in printed
     assert "market.culture.uai" in printed
 
 

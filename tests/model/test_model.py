@@ -267,7 +267,7 @@ def test_no_two_processes_draw_from_one_stream(monkeypatch):
     process starts only after `selling` has ended, so the order of draws is fixed.
     """
     model = PartnershipModel(
-        market="japan", policy="hybrid", years=3, seed=8, mechanisms__reviews=False, **SMALL_KWARGS
+        market="japan", policy="hybrid", years=5, seed=8, mechanisms__reviews=False, **SMALL_KWARGS
     )
     users = {}
     real_random = rng.Draws.random
@@ -287,7 +287,12 @@ def test_no_two_processes_draw_from_one_stream(monkeypatch):
 
 def test_a_review_cadence_changed_mid_run_counts_from_the_last_review():
     model = PartnershipModel(
-        market="japan", policy="jp_relationship", years=2, seed=1, **SMALL_KWARGS
+        market="japan",
+        policy="jp_relationship",
+        years=2,
+        seed=1,
+        policy__review_months=12,
+        **SMALL_KWARGS,
     )  # yearly reviews, 36 months of patience: no review ends the partnership here
     reviewed = []
     update_forecast = model.vendor.update_forecast

@@ -247,7 +247,9 @@ class Watch:
         if vendor.support_cut:
             return
         wanted = policy.support_staff
-        if not wanted <= vendor.staff <= max(wanted, self.documents_in_service):
+        # desk_response hires above the policy's staff when answers wait too long
+        most = self.model.params.vendor.desk_max_staff if policy.desk_response else wanted
+        if not wanted <= vendor.staff <= max(most, wanted, self.documents_in_service):
             self.flag(
                 "levers",
                 f"desk staff {vendor.staff} under a policy of {wanted} "
@@ -268,11 +270,14 @@ class Watch:
         model = self.model
         terminate, churned = model.terminate, model.churned
 
-        def watched_terminate():
-            self._check_patience("ended the partnership")
-            if self.ledger_at_end is None:
+        def watched_terminate(by):
+            if by == "vendor":  # the partner's patience is its own
+                self._check_patience("ended the partnership")
+            elif by != "partner":
+                self.flag("after_end", f"the partnership ended by {by!r}")
+            if self.ledger_at_end is None and model.partnership_active:
                 self.ledger_at_end = len(model.recorder.ledger)
-            terminate()
+            terminate(by)
 
         def watched_churned(client):
             churned(client)
@@ -500,8 +505,9 @@ class Watch:
         model = self.model
         rec = model.recorder
         if self.ledger_at_end is not None:
+            abandoned = model.params.policy.after_exit == "abandon"
             for day, client, kind, amount in rec.ledger[self.ledger_at_end :]:
-                if kind == "new":
+                if kind == "new" or abandoned:  # abandoned accounts never pay again
                     self.flag(
                         "after_end",
                         f"client {client} won {amount:.0f} USD on day {day!r}, the partnership "

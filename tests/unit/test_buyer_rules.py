@@ -87,11 +87,19 @@ def test_warm_trust_lies_between_the_cold_start_and_the_ceiling(trust, ceiling, 
     assert rules.warm_trust(trust, ceiling, min(1.0, reseller + 0.1), transfer) >= warm
 
 
-@given(trust=unit, discoveries=st.integers(0, 1000), loss=unit)
-def test_reputation_only_lowers_starting_trust_never_below_zero(trust, discoveries, loss):
-    start = rules.reputation_trust(trust, discoveries, loss)
-    assert 0.0 <= start <= trust
-    assert rules.reputation_trust(trust, discoveries + 1, loss) <= start
+@given(
+    trust=unit,
+    discoveries=st.integers(0, 1000),
+    reach=st.floats(0, 1000),
+    organizations=st.integers(1, 100_000),
+    loss=unit,
+)
+def test_reputation_lowers_starting_trust_by_at_most_its_loss(
+    trust, discoveries, reach, organizations, loss
+):
+    start = rules.reputation_trust(trust, discoveries, reach, organizations, loss)
+    assert max(0.0, trust - loss) - 1e-12 <= start <= trust
+    assert rules.reputation_trust(trust, discoveries + 1, reach, organizations, loss) <= start
 
 
 @given(urgency=st.floats(-1, 2), severity=unit)
