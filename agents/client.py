@@ -128,7 +128,8 @@ class ClientOrganization(mesa.Agent):
         self.in_use = False  # the product is in evaluation or in production here
         self.deal: Deal | None = None
         self.contacted = False  # trust is set at the first contact (warmth, reputation)
-        self.lead_waiting = False  # a lead waiting for its rep's time        self.pitch_meeting = 0
+        self.lead_waiting = False  # a lead waiting for its rep's time
+        self.pitch_meeting = 0
         self.last_progress_day = 0.0
         self._incidents_running = False
 

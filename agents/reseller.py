@@ -40,7 +40,10 @@ class Reseller(mesa.Agent):
         self.rep_cost_usd = 0.0  # what the rep time given to this vendor has cost it
 
     def effort_now(self) -> float:
+        """Share of rep time on the vendor's product: f(C_R); none once the partnership ended."""
         m = self.model
+        if not m.partnership_active:
+            return 0.0
         p = m.params.partner
         return rules.effort_share(
             self.commitment, p.effort_min, p.effort_max, m.in_downturn, p.downturn_effort_cut
@@ -83,6 +86,9 @@ class Reseller(mesa.Agent):
             partner = p.partner
             if m.vendor.fast_answer_share() >= 0.8:
                 self.favour()
+            if not m.partnership_active:  # the reps sell other lines only
+                self.effort = 0.0
+                continue
             rep_time_usd = self.effort * partner.reps * partner.other_lines_usd_per_rep_year / 12
             self.rep_cost_usd += self.effort * partner.reps * partner.rep_cost_usd_per_year / 12
             self.margins_usd.append(self.margin_this_month_usd)
@@ -94,7 +100,7 @@ class Reseller(mesa.Agent):
             )
             self.commitment = rules.after_commitment_month(self.commitment, goal, 1.0, p.trust.eta)
             self.effort = self.effort_now()
-            if not m.partnership_active or not p.mechanisms.partner_exit:
+            if not p.mechanisms.partner_exit:
                 continue
             below = self.commitment < partner.exit_commitment and (
                 self.return_ratio < partner.exit_return
