@@ -18,8 +18,9 @@ The constants are peak resident memory measured with `simulate` in a fresh proce
 most of them never reached by a rep); with a rep per 30 clients, 4,000 clients 235 MB and
 16,000 clients 326 MB over 5 years (7.6 KB per client, the reps included), 290 MB over one
 year and 326 MB over ten (the horizon adds little past the first years); 2,000 clients with
-1 rep 215 MB, with 400 reps 223 MB (18 KB per rep). The constants round these up, so the
-check errs towards refusing what is close to the limit.
+1 rep 215 MB, with 400 reps 223 MB (18 KB per rep); 1,000,000 clients with 10 reps held
+4.0 GB once built (3.8 KB per client no rep has reached yet). The constants round these up,
+so the check errs towards refusing what is close to the limit.
 """
 
 from __future__ import annotations
