@@ -1,232 +1,451 @@
-"""Calibration targets and stylized facts of docs/ODD.md section 1, each over replications.
+"""MODEL.md section 7 (model version 2): the calibration targets and the stylized facts.
 
-All runs are made once per session in a process pool, with common random numbers:
-replication r of every policy uses the same root seed, so policy comparisons are paired.
-Margins are stated next to each assertion; they were chosen from the spread observed
-across replications so that they are stable for these seeds yet still mean something.
+Every run is made once, in a process pool of 2, with common random numbers: replication r
+of every variant has the same root seed, so the clients and random inputs are the same and
+comparisons between policies and levers are paired. Each calibration target compares a
+statistic pooled over replications (or a mean over runs) with its range in MODEL.md section 7.
+The statistics are those of `partnersim calibrate` (experiments/calibration/statistics.py),
+so a calibration and this test measure the same thing. Each stylized fact states its margin
+next to its assertion, with the value measured when the margin was chosen (seed 20261206,
+8 replications of 5-year runs). A fact or target that the shipped defaults miss stays
+here, as a strict xfail whose reason gives the measured value.
+
+docs/ODD.md section 1 lists the same patterns: keep them in step.
 """
 
 from __future__ import annotations
 
-import os
+import itertools
+import math
 import statistics
-from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
 import polars as pl
 import pytest
 from scipy import stats
 
 from agents import parameters
+from experiments.calibration.statistics import REGISTRY, Tables
+from experiments.runner import local_executor
 from sim.run import RunSpec, simulate
 
-# About a minute of runs on two cores: `make fast` leaves them out, `make test` runs them.
+# About 150 runs, 70 s on two idle cores: `make fast` leaves them out, `make test` runs them.
 pytestmark = pytest.mark.slow
 
-SEED = 20261127
+SEED = 20261206
 REPLICATIONS = 8
-MARKETS = ("japan", "us")
-PRESETS = parameters.PRESET_NAMES
-TARGET_USD = 500_000.0
+YEARS = 5
+WORKERS = 2
+TARGET_USD = 500_000.0  # the CEO's first-year revenue per rep (MODEL.md section 1)
 
-# The buyers of model version 2 (competitors, no decision, blockers, rep time) move these
-# away from their version-1 values; they are recalibrated to MODEL.md's new section 7 by the
-# issue "Model v2, the partnership: two sides with money, and a model calibrated to published
-# ranges". strict: a test that starts passing must lose this mark.
-UNTIL_CALIBRATED = pytest.mark.xfail(
-    strict=True, reason="recalibrated by the issue 'Model v2, the partnership' (MODEL.md section 7)"
+PATIENCE_MONTHS = (12, 18, 24, 30, 36)  # fact 1's sweep in Japan; 36 is the default
+LATE_PATIENCE_MONTHS = (24, 30, 36)
+INVESTMENT_LOW, INVESTMENT_HIGH = 0.1, 0.9  # fact 3's transactional and relationship levels
+OVERSELLING = {"japan": (0.1, 0.4), "us": (0.1, 0.4, 0.8)}  # fact 4's grids (o = 0: base)
+OVERSOLD = 0.4  # fact 4's short-run and Japanese-damage comparisons (us_urgency's o)
+SHORT_RUN_DAYS = 182.0  # fact 4: the first six months
+
+
+def variant(market: str, preset: str = "hybrid", **levers) -> tuple:
+    """A run setting: a market, a preset and the policy levers that differ from the preset's,
+    so that a lever at its preset value names the preset's own runs (patience 36 = hybrid)."""
+    policy = parameters.load_preset(preset)
+    changed = tuple(
+        sorted((f"policy.{k}", v) for k, v in levers.items() if getattr(policy, k) != v)
+    )
+    return (market, preset, changed)
+
+
+# U.S. runs first: they are the long ones, so the pool ends on short Japanese runs.
+VARIANTS = list(
+    dict.fromkeys(
+        [
+            variant("us", "us_urgency"),
+            variant("us", "hybrid"),
+            variant("us", patience_months=12),
+            *(variant("us", relationship_investment=v) for v in (INVESTMENT_LOW, INVESTMENT_HIGH)),
+            *(variant("us", overselling=o) for o in OVERSELLING["us"]),
+            variant("japan", "jp_relationship"),
+            variant("japan", "hybrid"),
+            variant("japan", "us_urgency"),
+            *(variant("japan", patience_months=m) for m in PATIENCE_MONTHS),
+            *(
+                variant("japan", relationship_investment=v)
+                for v in (INVESTMENT_LOW, INVESTMENT_HIGH)
+            ),
+            *(variant("japan", overselling=o) for o in OVERSELLING["japan"]),
+        ]
+    )
 )
-
-# (market, preset, overrides) of every variant the facts compare
-VARIANTS: list[tuple[str, str, tuple]] = [(m, p, ()) for m in MARKETS for p in PRESETS]
-for _m in MARKETS:
-    VARIANTS += [(_m, "hybrid", (("policy.patience_months", v),)) for v in (12, 36)]
-    VARIANTS += [(_m, "hybrid", (("policy.relationship_investment", v),)) for v in (0.1, 0.9)]
-    VARIANTS += [(_m, "hybrid", (("policy.overselling", v),)) for v in (0.1, 0.2, 0.4)]
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[tuple, list]:
+def results() -> dict[tuple, Tables]:
+    """Each variant's runs, monthly and deals tables, its replications together."""
     specs = [
-        RunSpec(params=parameters.build(m, p, dict(ov)), years=5, seed=SEED, replication=r)
-        for m, p, ov in VARIANTS
+        RunSpec(
+            params=parameters.build(market, preset, dict(overrides)),
+            years=YEARS,
+            seed=SEED,
+            replication=r,
+        )
+        for market, preset, overrides in VARIANTS
         for r in range(REPLICATIONS)
     ]
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        done = list(pool.map(simulate, specs, chunksize=2))
-    out: dict[tuple, list] = {}
-    for i, variant in enumerate(VARIANTS):
-        out[variant] = done[i * REPLICATIONS : (i + 1) * REPLICATIONS]
-    return out
+    with local_executor(WORKERS) as info:
+        done = list(info.executor.map(simulate, specs))
+    return {
+        v: Tables.concat(done[i * REPLICATIONS : (i + 1) * REPLICATIONS])
+        for i, v in enumerate(VARIANTS)
+    }
 
 
-def runs(results, market, preset="hybrid", **override) -> pl.DataFrame:
-    key = tuple((f"policy.{k}", v) for k, v in override.items())
-    return pl.concat([r.runs for r in results[(market, preset, key)]])
+# ---------------------------------------------------------------- statistics
+def statistic(results, name: str, market: str, preset: str = "hybrid", **levers) -> float:
+    """A registered statistic (`partnersim calibrate`'s) of one variant's replications."""
+    value = REGISTRY[name].estimate(results[variant(market, preset, **levers)]).value
+    assert value is not None, (name, market, preset, levers)
+    return value
 
 
-def deals(results, market, preset="hybrid", **override) -> pl.DataFrame:
-    key = tuple((f"policy.{k}", v) for k, v in override.items())
-    return pl.concat([r.deals for r in results[(market, preset, key)]])
+def runs(results, market, preset="hybrid", **levers) -> pl.DataFrame:
+    return results[variant(market, preset, **levers)].runs
 
 
-def monthly_sum(results, market, column, months, preset="hybrid", **override) -> list[float]:
-    """Per replication: the sum of a monthly column over months (first, last)."""
-    key = tuple((f"policy.{k}", v) for k, v in override.items())
+def deals(results, market, preset="hybrid", **levers) -> pl.DataFrame:
+    return results[variant(market, preset, **levers)].deals
+
+
+def monthly_sum(results, column, months, market, preset="hybrid", **levers) -> float:
+    """Mean over runs of a monthly column's sum over months (first, last), inclusive."""
+    monthly = results[variant(market, preset, **levers)].monthly
     first, last = months
-    return [
-        r.monthly.filter(pl.col("month").is_between(first, last))[column].sum()
-        for r in results[(market, preset, key)]
-    ]
-
-
-def cycle_days(frame: pl.DataFrame) -> pl.Series:
-    won = frame.filter(pl.col("outcome") == "won")
-    return won["decision_day"] - won["first_contact_day"]
-
-
-def pooled_win_rate(frame: pl.DataFrame) -> float:
-    decided = frame.filter(pl.col("outcome") != "open")
-    return decided.filter(pl.col("outcome") == "won").height / decided.height
-
-
-def pooled_renewal_rate(frame: pl.DataFrame) -> float:
-    renewals = frame["renewals"].sum()
-    return renewals / (renewals + frame["accounts_churned_end"].sum())
+    per_run = (
+        monthly.filter(pl.col("month").is_between(first, last))
+        .group_by("run_id")
+        .agg(pl.col(column).sum())
+    )
+    assert per_run.height == REPLICATIONS
+    return per_run[column].mean()
 
 
 def mean(values) -> float:
     return statistics.fmean(values)
 
 
+def ended_share(results, market, preset="hybrid", **levers) -> float:
+    """Share of runs whose partnership ended (by the vendor or the partner)."""
+    return runs(results, market, preset, **levers)["partnership_terminated"].mean()
+
+
+def days_to_close(frame: pl.DataFrame) -> pl.Series:
+    won = frame.filter(pl.col("outcome") == "won")
+    return won["decision_day"] - won["first_contact_day"]
+
+
+def win_rate(frame: pl.DataFrame) -> float:
+    """Won / ended deals, pooled (the registry's win_rate on a deals frame)."""
+    ended = frame.filter(pl.col("outcome") != "open")
+    return ended.filter(pl.col("outcome") == "won").height / ended.height
+
+
+def renewal_rate(frame: pl.DataFrame) -> float:
+    """Renewals / (renewals + churned accounts), pooled over runs."""
+    renewals = frame["renewals"].sum()
+    return renewals / (renewals + frame["accounts_churned_end"].sum())
+
+
+def median_first_close_day(frame: pl.DataFrame) -> float:
+    """Median over runs of the first won deal's day; a run that won nothing counts as never."""
+    return float(np.median(frame["first_deal_day"].fill_null(math.inf).to_numpy()))
+
+
 # ---------------------------------------------------------------- calibration targets
-def test_us_median_days_to_close_is_60_to_120(results):
-    median = cycle_days(deals(results, "us", "us_urgency")).median()
-    assert 60 <= median <= 120, median
+# MODEL.md section 7's table. The margin of each is its published range. Comments give the
+# value measured with the shipped defaults; "near": within 10% of the range's width of an edge.
+TARGETS = [
+    # U.S. under us_urgency
+    ("win_rate", "us", "us_urgency", 0.20, 0.35),  # 0.31
+    ("no_decision_share", "us", "us_urgency", 0.35, 0.60),  # 0.50
+    ("median_days_to_close", "us", "us_urgency", 60, 120),  # 75
+    ("revenue_per_rep_year1_usd", "us", "us_urgency", 300_000, 700_000),  # $336k: near
+    ("bookings_per_rep_year_3_5_usd", "us", "us_urgency", 400_000, 900_000),  # $867k: near
+    ("market_share_won", "us", "us_urgency", 0.0, 0.40),  # 0.365: near
+    ("annual_churn", "us", "us_urgency", 0.08, 0.15),  # 0.137
+    # Japan under jp_relationship and hybrid; first-year revenue per rep above $0 (1 USD,
+    # as in experiments/calibration/section7.toml) and below 40% of the $500k target
+    *(
+        target
+        for preset in ("jp_relationship", "hybrid")
+        for target in (
+            ("win_rate", "japan", preset, 0.15, 0.35),  # 0.29, 0.30
+            ("no_decision_share", "japan", preset, 0.35, 0.60),  # 0.56, 0.57
+            ("median_days_to_close", "japan", preset, 270, 450),  # 331, 280: hybrid near
+            ("revenue_per_rep_year1_usd", "japan", preset, 1, 0.4 * TARGET_USD),  # $9k, $13k
+            ("bookings_per_rep_year_3_5_usd", "japan", preset, 250_000, 800_000),  # $371k, $375k
+            ("market_share_won", "japan", preset, 0.0, 0.35),  # 0.20, 0.21
+            ("annual_churn", "japan", preset, 0.02, 0.07),  # 0.044, 0.046
+        )
+    ),
+    ("break_even_month", "japan", "hybrid", 24, 48),  # median month 37
+    # us_urgency in Japan is poor but not zero
+    ("win_rate", "japan", "us_urgency", 0.02, 0.15),  # 0.12
+]
 
 
-def test_japan_median_days_to_close_is_270_to_450_and_hybrid_shorter(results):
-    relationship = cycle_days(deals(results, "japan", "jp_relationship")).median()
-    hybrid = cycle_days(deals(results, "japan", "hybrid")).median()
-    us = cycle_days(deals(results, "us", "us_urgency")).median()
-    assert 270 <= relationship <= 450, relationship
-    assert hybrid < relationship, (hybrid, relationship)
-    assert hybrid >= 2 * us, (hybrid, us)
+@pytest.mark.parametrize(
+    ("name", "market", "preset", "low", "high"),
+    TARGETS,
+    ids=[f"{m}-{p}-{n}" for n, m, p, _, _ in TARGETS],
+)
+def test_calibration_target(results, name, market, preset, low, high):
+    tables = results[variant(market, preset)]
+    value = REGISTRY[name].estimate(tables).value
+    assert value is not None and low <= value <= high, (
+        f"{name} {REGISTRY[name].estimate(tables, interval=True)} outside [{low}, {high}]"
+    )
 
 
-@UNTIL_CALIBRATED
-def test_us_first_year_revenue_per_rep_is_300k_to_700k(results):
-    per_rep = runs(results, "us", "us_urgency")["revenue_per_rep_year1_usd"].mean()
-    assert 300_000 <= per_rep <= 700_000, per_rep
+def test_hybrid_median_days_to_close_in_japan_is_at_least_twice_the_us(results):
+    japan = statistic(results, "median_days_to_close", "japan", "hybrid")
+    us = statistic(results, "median_days_to_close", "us", "us_urgency")
+    assert japan >= 2 * us, (japan, us)  # measured 280 and 75 days: 3.8x
 
 
-def test_japan_first_year_revenue_per_rep_is_below_40_percent_of_target(results):
-    for preset in PRESETS:
-        per_rep = runs(results, "japan", preset)["revenue_per_rep_year1_usd"]
-        assert per_rep.mean() < 0.4 * TARGET_USD, (preset, per_rep.mean())
-        assert per_rep.max() < 0.4 * TARGET_USD, (preset, per_rep.max())
+# Margins: at least 2.5x the meetings (`meetings`: selling meetings, not nemawashi contacts)
+# and 5x the documents of a won U.S. deal, on average (docs/ODD.md section 1).
+SEVERAL_TIMES = {"meetings": 2.5, "documents": 5.0}
 
 
-def test_japanese_deals_need_several_times_more_meetings_and_documents(results):
-    japan = deals(results, "japan", "jp_relationship").filter(pl.col("outcome") == "won")
-    us = deals(results, "us", "us_urgency").filter(pl.col("outcome") == "won")
-    assert japan["meetings"].mean() >= 2.5 * us["meetings"].mean()
-    assert japan["documents"].mean() >= 5 * us["documents"].mean()
+@pytest.mark.parametrize(
+    ("preset", "column"),
+    [
+        pytest.param(
+            "jp_relationship",
+            "meetings",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="won jp_relationship deals in Japan average 18.2 selling meetings, "
+                "2.49x the 7.3 of won U.S. us_urgency deals (wanted 2.5x; with nemawashi "
+                "contacts 6.2x)",
+            ),
+        ),
+        ("jp_relationship", "documents"),  # measured 28x
+        ("hybrid", "meetings"),  # measured 2.9x
+        ("hybrid", "documents"),  # measured 31x
+    ],
+)
+def test_japanese_deals_need_several_times_more_meetings_and_documents(results, preset, column):
+    japan = deals(results, "japan", preset).filter(pl.col("outcome") == "won")[column].mean()
+    us = deals(results, "us", "us_urgency").filter(pl.col("outcome") == "won")[column].mean()
+    assert japan >= SEVERAL_TIMES[column] * us, (japan, us, japan / us)
 
 
 # ---------------------------------------------------------------- stylized facts
-@UNTIL_CALIBRATED
-def test_fact1_impatience_ends_japanese_partnerships_not_us_ones(results):
-    def ended(market, months):
-        frame = runs(results, market, **({"patience_months": months} if months != 24 else {}))
-        return frame["partnership_terminated"].mean(), frame["revenue_total_usd"].mean()
-
-    end12, rev12 = ended("japan", 12)
-    for months in (24, 36):
-        end_n, rev_n = ended("japan", months)
-        assert end12 >= end_n + 0.5, (months, end12, end_n)
-        assert rev12 < 0.5 * rev_n, (months, rev12, rev_n)
-    us12, us_rev12 = ended("us", 12)
-    us24, us_rev24 = ended("us", 24)
-    assert abs(us12 - us24) <= 0.25
-    assert abs(us_rev12 / us_rev24 - 1) < 0.1
+def test_fact1_impatience_ends_japanese_partnerships_and_earns_less(results):
+    ended = {m: ended_share(results, "japan", patience_months=m) for m in PATIENCE_MONTHS}
+    revenue = {
+        m: runs(results, "japan", patience_months=m)["revenue_total_usd"].mean()
+        for m in PATIENCE_MONTHS
+    }
+    # far more often: at least 30 points above the mean of 24-36 months (measured 100% against
+    # 88%, 50%, 12%: 50 points), and above each of them
+    assert ended[12] >= mean(ended[m] for m in LATE_PATIENCE_MONTHS) + 0.30, ended
+    for months in LATE_PATIENCE_MONTHS:
+        assert ended[12] > ended[months], ended
+        # less than half the 5-year revenue (measured $1.1M against $12M, $24M, $32M)
+        assert revenue[12] < 0.5 * revenue[months], revenue
 
 
-@UNTIL_CALIBRATED
-def test_fact2_japanese_cycles_are_twice_as_long_right_skewed_and_grow_with_buyers(results):
-    japan = pl.concat([deals(results, "japan", p) for p in ("jp_relationship", "hybrid")])
-    us = pl.concat([deals(results, "us", p) for p in PRESETS])
-    assert cycle_days(japan).median() >= 2 * cycle_days(us).median()
-    jp_first = runs(results, "japan", "hybrid")["first_deal_day"].median()
-    us_first = runs(results, "us", "us_urgency")["first_deal_day"].median()
-    assert jp_first >= 2 * us_first, (jp_first, us_first)
-    # deals opened in the last two years are censored by the horizon (only the quick ones
-    # close in time), which hides the right tail: measure the shape on the first three years
-    opened_early = japan.filter(pl.col("first_contact_day") < 3 * 365)
-    cycles = cycle_days(opened_early).to_numpy()
-    assert stats.skew(cycles) > 0.3
-    assert cycles.mean() > statistics.median(cycles)
-    won = japan.filter(pl.col("outcome") == "won")
-    rho, p_value = stats.spearmanr(won["stakeholders"], cycle_days(japan))
-    assert rho > 0.05 and p_value < 0.01, (rho, p_value)
+def test_fact1_patience_matters_little_in_the_us(results):
+    ended = [ended_share(results, "us", patience_months=m) for m in (12, 36)]
+    revenue = [runs(results, "us", patience_months=m)["revenue_total_usd"].mean() for m in (12, 36)]
+    # small: at most one run in eight more ended, and 5-year revenue within 5% (measured: none
+    # ended at either, revenue 0.6% apart); nothing ending at 12 months means the 24-month runs
+    # are the 36-month ones (the vendor's exit rule is all patience changes)
+    assert abs(ended[0] - ended[1]) <= 1 / REPLICATIONS, ended
+    assert abs(revenue[0] / revenue[1] - 1) <= 0.05, revenue
 
 
-def relationship_gap(results, market):
-    """(low, high) relationship investment: year-1 bookings, year-5 revenue, win, renewal."""
-    levers = ({"relationship_investment": 0.1}, {"relationship_investment": 0.9})
-    y1 = [mean(monthly_sum(results, market, "bookings_usd", (1, 12), **lv)) for lv in levers]
-    y5 = [mean(monthly_sum(results, market, "revenue_usd", (49, 60), **lv)) for lv in levers]
-    win = [pooled_win_rate(deals(results, market, **lv)) for lv in levers]
-    renew = [pooled_renewal_rate(runs(results, market, **lv)) for lv in levers]
-    return y1, y5, win, renew
+def test_fact1_exit_risk_falls_smoothly_with_patience_in_japan(results):
+    shares = [ended_share(results, "japan", patience_months=m) for m in PATIENCE_MONTHS]
+    # not a step: non-increasing, with at least two shares strictly between 0 and 1 (measured
+    # 1, 1, 0.875, 0.5, 0.125 at 12-36 months)
+    assert all(a >= b for a, b in itertools.pairwise(shares)), shares
+    assert sum(0 < s < 1 for s in shares) >= 2, shares
 
 
-@UNTIL_CALIBRATED
-def test_fact3_relationship_investment_pays_later_in_japan_not_in_the_us(results):
-    _, y5, win, renew = relationship_gap(results, "japan")
-    assert y5[1] > 1.1 * y5[0], y5
-    assert win[1] > win[0] + 0.03, win
-    assert renew[1] > renew[0] + 0.01, renew
-    _, us_y5, us_win, _ = relationship_gap(results, "us")
-    assert us_y5[1] / us_y5[0] < y5[1] / y5[0] - 0.1, (us_y5, y5)
-    assert us_win[1] - us_win[0] < win[1] - win[0] + 0.02, (us_win, win)
+@pytest.mark.parametrize("preset", ["jp_relationship", "hybrid"])
+def test_fact2_japanese_cycles_are_twice_the_us_and_right_skewed(results, preset):
+    us_runs, us_deals = runs(results, "us", "us_urgency"), deals(results, "us", "us_urgency")
+    japan_runs, japan_deals = runs(results, "japan", preset), deals(results, "japan", preset)
+    # at least 2x (the fact's own bar), for the run's first close (measured 383 and 336 days
+    # against 64: 6.0x, 5.2x) and for a won deal's days to close (331, 280 against 75)
+    first_jp, first_us = median_first_close_day(japan_runs), median_first_close_day(us_runs)
+    assert first_jp >= 2 * first_us, (first_jp, first_us)
+    cycle_jp, cycle_us = days_to_close(japan_deals), days_to_close(us_deals)
+    assert cycle_jp.median() >= 2 * cycle_us.median(), (cycle_jp.median(), cycle_us.median())
+    # right-skewed: the mean at least 5% above the median and a sample skewness of 0.3 or
+    # more (measured +13% and +20%, skewness 0.73 and 0.81)
+    assert cycle_jp.mean() >= 1.05 * cycle_jp.median(), (cycle_jp.mean(), cycle_jp.median())
+    assert stats.skew(cycle_jp.to_numpy()) >= 0.3
 
 
-@UNTIL_CALIBRATED
-def test_fact3_relationship_investment_lowers_japanese_year1_bookings(results):
-    y1, _, _, _ = relationship_gap(results, "japan")
-    assert y1[1] < 0.8 * y1[0], y1
-
-
-@UNTIL_CALIBRATED
-def test_fact4_overselling_buys_meetings_then_costs_more_in_japan(results):
-    def early_meetings(market, o):
-        lever = {"overselling": o} if o else {}
-        frame = deals(results, market, **lever).filter(pl.col("first_contact_day") < 182)
-        return frame["meetings"].sum()
-
-    for market in MARKETS:
-        assert early_meetings(market, 0.4) > 1.03 * early_meetings(market, 0.0), market
-    honest, oversold = deals(results, "japan"), deals(results, "japan", overselling=0.4)
-    assert pooled_win_rate(oversold) < pooled_win_rate(honest) - 0.03
-    honest_runs, oversold_runs = runs(results, "japan"), runs(results, "japan", overselling=0.4)
-    assert pooled_renewal_rate(oversold_runs) < pooled_renewal_rate(honest_runs) - 0.03
-    assert (
-        oversold_runs["mean_client_trust_end"].mean() < honest_runs["mean_client_trust_end"].mean()
+@pytest.mark.xfail(
+    strict=True,
+    reason="won Japanese deals (jp_relationship and hybrid) with 13-15 stakeholders take a "
+    "median 314 days to close, 2.8% more than those with 8-10 (305; wanted 10%); Spearman rho "
+    "0.047, p = 0.09. Ceteris paribus (all organizations of 8 or of 15): 277 and 282 days",
+)
+def test_fact2_japanese_cycles_grow_with_the_buying_center(results):
+    won = pl.concat([deals(results, "japan", p) for p in ("jp_relationship", "hybrid")]).filter(
+        pl.col("outcome") == "won"
     )
+    cycle = won["decision_day"] - won["first_contact_day"]
+    small = cycle.filter(won["stakeholders"] <= 10).median()
+    large = cycle.filter(won["stakeholders"] >= 13).median()
+    # grows: the largest buying centers (13-15) at least 10% slower than the smallest (8-10),
+    # and a positive rank correlation with p < 0.01 over the whole range
+    assert large >= 1.10 * small, (small, large)
+    rho, p_value = stats.spearmanr(won["stakeholders"], cycle)
+    assert rho > 0 and p_value < 0.01, (rho, p_value)
 
+
+def relationship_gap(results, market) -> dict[str, tuple[float, float]]:
+    """(investment 0.1, investment 0.9) under hybrid: year-1 net cash, year-5 revenue, win
+    rate and renewal rate."""
+    levels = [{"relationship_investment": v} for v in (INVESTMENT_LOW, INVESTMENT_HIGH)]
+    pair = {
+        "cash_y1": [monthly_sum(results, "net_cash_usd", (1, 12), market, **lv) for lv in levels],
+        "revenue_y5": [
+            monthly_sum(results, "revenue_usd", (49, 60), market, **lv) for lv in levels
+        ],
+        "win": [win_rate(deals(results, market, **lv)) for lv in levels],
+        "renewal": [renewal_rate(runs(results, market, **lv)) for lv in levels],
+    }
+    return {k: tuple(v) for k, v in pair.items()}
+
+
+def test_fact3_relationship_investment_pays_later_in_japan(results):
+    gap = relationship_gap(results, "japan")
+    low, high = gap["revenue_y5"]
+    assert high >= 1.25 * low, gap  # 25% more year-5 revenue (measured $14.6M: 2.2x $6.5M)
+    low, high = gap["win"]
+    assert high >= low + 0.05, gap  # 5 points (measured 0.31 against 0.19)
+    low, high = gap["renewal"]
+    assert high >= low + 0.015, gap  # 1.5 points (measured 0.960 against 0.924)
+    low, high = gap["cash_y1"]
+    assert high <= low - 100_000, gap  # $100k less year-1 net cash (measured -$1.91M, -$1.61M)
+
+
+def test_fact3_the_relationship_gap_shrinks_or_reverses_in_the_us(results):
+    japan, us = relationship_gap(results, "japan"), relationship_gap(results, "us")
+
+    def ratio(pair):
+        return pair[1] / pair[0]
+
+    def difference(pair):
+        return pair[1] - pair[0]
+
+    # year-5 revenue: the U.S. ratio at least 0.5 below Japan's (measured 1.05 against 2.24)
+    assert ratio(us["revenue_y5"]) <= ratio(japan["revenue_y5"]) - 0.5, (us, japan)
+    # win rate: the U.S. gain at least 5 points below Japan's (measured -0.002 against +0.123)
+    assert difference(us["win"]) <= difference(japan["win"]) - 0.05, (us, japan)
+    # renewal rate: a smaller gain than Japan's, no margin (measured +0.022 against +0.036)
+    assert difference(us["renewal"]) < difference(japan["renewal"]), (us, japan)
+
+
+@pytest.mark.parametrize("market", ["japan", "us"])
+def test_fact4_overselling_buys_meetings_and_next_steps_in_the_short_run(results, market):
+    """The opportunities opened in the first six months (the deals table records no meeting
+    dates): their meetings, and how many reached a next step, a proof of concept."""
+
+    def cohort(frame):
+        return frame.filter(pl.col("first_contact_day") < SHORT_RUN_DAYS)
+
+    honest = cohort(deals(results, market))
+    oversold = cohort(deals(results, market, overselling=OVERSOLD))
+    # at least 5% more meetings (measured +22% in Japan, +9% in the U.S.)
+    assert oversold["meetings"].sum() >= 1.05 * honest["meetings"].sum()
+    # at least 2% more next steps (measured 56 against 53 in Japan, 595 against 564 in the U.S.)
+    steps = [frame["evaluation_day"].is_not_null().sum() for frame in (honest, oversold)]
+    assert steps[1] >= 1.02 * steps[0], steps
+
+
+def test_fact4_overselling_costs_trust_wins_and_renewals_in_japan(results):
+    honest_runs, oversold_runs = (
+        runs(results, "japan"),
+        runs(results, "japan", overselling=OVERSOLD),
+    )
+    # trust after the evaluation: the stakeholders of the accounts at the horizon (every one
+    # went through a proof of concept), at least 0.05 lower (measured 0.33 against 0.53)
+    trust = [frame["mean_client_trust_end"].mean() for frame in (honest_runs, oversold_runs)]
+    assert trust[1] <= trust[0] - 0.05, trust
+    # win rate at least 5 points lower (measured 0.13 against 0.30)
+    win = [win_rate(deals(results, "japan", overselling=o)) for o in (0.0, OVERSOLD)]
+    assert win[1] <= win[0] - 0.05, win
+    # renewal rate at least 3 points lower (measured 0.80 against 0.96)
+    renewal = [renewal_rate(frame) for frame in (honest_runs, oversold_runs)]
+    assert renewal[1] <= renewal[0] - 0.03, renewal
+
+
+NET_NEGATIVE = 0.05  # fact 4: overselling is net negative when it costs over 5% of o = 0's NPV
+
+
+def npv_change(results, market, o) -> float:
+    """Mean NPV at overselling o relative to o = 0's, under hybrid."""
+    base = runs(results, market)["npv_usd"].mean()
+    return runs(results, market, overselling=o)["npv_usd"].mean() / base - 1
+
+
+def test_fact4_overselling_turns_net_negative_sooner_in_japan_and_in_the_us_at_high_o(results):
     def first_net_negative(market):
-        base = runs(results, market)["npv_usd"].mean()
-        for o in (0.1, 0.2, 0.4):
-            if runs(results, market, overselling=o)["npv_usd"].mean() < base:
-                return o
-        return 1.0
+        grid = OVERSELLING[market]
+        return next((o for o in grid if npv_change(results, market, o) < -NET_NEGATIVE), 1.0)
 
-    assert first_net_negative("japan") < first_net_negative("us")
+    # measured NPV change at o = 0.1 and 0.4: Japan -29%, -98%; U.S. +3%, -15%
+    japan, us = first_net_negative("japan"), first_net_negative("us")
+    assert japan < us, (japan, us)
+    # and net negative in the U.S. at high o (measured -40% at o = 0.8)
+    high = max(OVERSELLING["us"])
+    assert npv_change(results, "us", high) < -NET_NEGATIVE, npv_change(results, "us", high)
 
 
-@UNTIL_CALIBRATED
-def test_fact5_hybrid_wins_in_japan_us_urgency_holds_in_the_us(results):
-    npv = {(m, p): runs(results, m, p)["npv_usd"].mean() for m in MARKETS for p in PRESETS}
-    assert npv["japan", "hybrid"] > npv["japan", "jp_relationship"]
-    assert npv["japan", "hybrid"] > npv["japan", "us_urgency"]
-    assert npv["us", "us_urgency"] >= npv["us", "hybrid"]
+def test_fact5_hybrid_beats_both_pure_presets_in_japan(results):
+    npv = {p: runs(results, "japan", p)["npv_usd"].mean() for p in parameters.PRESET_NAMES}
+    # ahead of jp_relationship by at least $0.5M (measured $7.7M against $6.7M; paired across
+    # replications it is ahead in 6 of 8) and of us_urgency by at least $2M (measured $0.0M)
+    assert npv["hybrid"] >= npv["jp_relationship"] + 500_000, npv
+    assert npv["hybrid"] >= npv["us_urgency"] + 2_000_000, npv
+
+
+def test_fact5_us_urgency_is_at_least_as_good_as_hybrid_in_the_us(results):
+    npv = {p: runs(results, "us", p)["npv_usd"].mean() for p in ("us_urgency", "hybrid")}
+    assert npv["us_urgency"] >= npv["hybrid"], npv  # no margin: measured $38.7M and $30.5M
+
+
+@pytest.mark.parametrize(
+    ("market", "preset"), [("japan", "jp_relationship"), ("japan", "hybrid"), ("us", "us_urgency")]
+)
+def test_fact6_warm_accounts_close_sooner_and_more_often(results, market, preset):
+    frame = deals(results, market, preset)
+    warm, cold = frame.filter(pl.col("warm")), frame.filter(~pl.col("warm"))
+    # win rate at least 5 points higher (measured 0.43 against 0.19 in Japan, 0.38 against
+    # 0.30 in the U.S.)
+    assert win_rate(warm) >= win_rate(cold) + 0.05, (win_rate(warm), win_rate(cold))
+    # median days to close at least 15% shorter (measured about half in Japan, 0.75x in the
+    # U.S.)
+    sooner, later = days_to_close(warm).median(), days_to_close(cold).median()
+    assert sooner <= 0.85 * later, (sooner, later)
+
+
+@pytest.mark.parametrize(
+    ("japan", "us"),
+    [("hybrid", "hybrid"), ("jp_relationship", "us_urgency"), ("hybrid", "us_urgency")],
+)
+def test_fact7_japanese_accounts_churn_less_than_us_ones(results, japan, us):
+    # annual logo churn at least 3 points lower, like for like (hybrid in both: measured 0.046
+    # against 0.103) and under each market's own presets (0.044 and 0.046 against 0.137)
+    jp_churn = statistic(results, "annual_churn", "japan", japan)
+    us_churn = statistic(results, "annual_churn", "us", us)
+    assert jp_churn <= us_churn - 0.03, (jp_churn, us_churn)
