@@ -109,24 +109,30 @@ def summary(row: dict[str, Any], out: Path) -> str:
     per_rep = row["revenue_per_rep_year1_usd"]
     share = per_rep / target if target else float("nan")
     if row["partnership_terminated"]:
-        survived = f"ended in month {row['terminated_month']}"
+        who = row.get("partnership_ended_by")
+        survived = f"ended{f' by the {who}' if who else ''} in month {row['terminated_month']}"
     else:
         survived = "survived"
     win = "n/a" if row["win_rate"] is None else f"{row['win_rate']:.0%}"
     cycle = "n/a" if row["median_cycle_days"] is None else f"{row['median_cycle_days']:.0f} days"
-    return "\n".join(
-        [
-            f"{row['market.name']} / {row['policy.name']}, {row['years']:g} years, seed "
-            f"{row['seed_entropy']} (run {row['run_id']})",
-            f"  first-year revenue per rep: ${per_rep:,.0f} "
-            f"({share:.0%} of the ${target:,.0f} target)",
-            f"  {row['years']:g}-year revenue: ${row['revenue_total_usd']:,.0f}; "
-            f"NPV ${row['npv_usd']:,.0f}",
-            f"  partnership: {survived}",
-            f"  deals won {row['deals_won']}, win rate {win}, median days to close {cycle}",
-            f"  tables: {out}/runs.parquet, monthly.parquet, deals.parquet",
-        ]
-    )
+    lines = [
+        f"{row['market.name']} / {row['policy.name']}, {row['years']:g} years, seed "
+        f"{row['seed_entropy']} (run {row['run_id']})",
+        f"  first-year revenue per rep: ${per_rep:,.0f} ({share:.0%} of the ${target:,.0f} target)",
+        f"  {row['years']:g}-year revenue: ${row['revenue_total_usd']:,.0f}; "
+        f"NPV ${row['npv_usd']:,.0f}",
+        f"  partnership: {survived}",
+    ]
+    if "break_even_month" in row and "peak_outlay_usd" in row:
+        month, years = row["break_even_month"], row["years"]
+        within = f"{years:g} year{'' if years == 1 else 's'}"
+        even = f"month {month}" if month is not None else f"never within {within}"
+        lines.append(f"  break-even: {even}; peak outlay ${row['peak_outlay_usd']:,.0f}")
+    lines += [
+        f"  deals won {row['deals_won']}, win rate {win}, median days to close {cycle}",
+        f"  tables: {out}/runs.parquet, monthly.parquet, deals.parquet",
+    ]
+    return "\n".join(lines)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -268,7 +274,7 @@ def print_run_summary(plan: Plan, out: Path, report: SweepReport) -> None:
         f"{plan.config.name}: {report.completed} runs done now ({rate:.1f} runs/s), "
         f"{report.already_stored} already stored, {report.failed} failed; results in {out}"
     )
-    print("mean ± 95% CI half-width over replications, per design point:")
+    print("per design point, over its replications:")
     print(summary.format_table(table, list(plan.config.swept)))
 
 

@@ -10,8 +10,10 @@ travel as values of a `parameter` column or as axis titles. These modules are th
 ones that import Altair:
 
     common         sizes, formats, the page's colours, `fitted` (how the page may resize)
-    over_time      mean lines with 95% bands by month; the stacked pipeline
-    distributions  boxes from quantiles; paired policy differences
+    over_time      mean lines with 95% bands by month (revenue, who ends the partnership,
+                   break-even, trust); the stacked pipeline
+    distributions  boxes from quantiles (revenue per rep, days to close, NPV, peak outlay);
+                   stacked shares of deal outcomes; paired policy differences
     sweeps         outcomes against parameters, heatmaps, Sobol and Morris
     tidy           `tidy(frame)`: an experiment's table, for charts of your own (no dots in
                    names, averaged `by` groups under Altair's 5000-row limit); no Altair
@@ -22,13 +24,18 @@ from __future__ import annotations
 from experiments.charts.common import MONEY, NUMBER, SHARE, WIDTH
 from experiments.charts.distributions import (
     days_to_close_chart,
+    deal_outcomes_chart,
     distribution_chart,
+    npv_chart,
     paired_difference_chart,
+    peak_outlay_chart,
     revenue_per_rep_chart,
 )
 from experiments.charts.over_time import (
     band_over_time,
+    break_even_chart,
     cumulative_revenue_chart,
+    ended_by_chart,
     pipeline_chart,
     survival_chart,
     trust_chart,
@@ -52,13 +59,18 @@ __all__ = [
     "SHARE",
     "WIDTH",
     "band_over_time",
+    "break_even_chart",
     "cumulative_revenue_chart",
     "days_to_close_chart",
+    "deal_outcomes_chart",
     "distribution_chart",
+    "ended_by_chart",
     "field_name",
     "heatmap_chart",
     "morris_chart",
+    "npv_chart",
     "paired_difference_chart",
+    "peak_outlay_chart",
     "pipeline_chart",
     "revenue_per_rep_chart",
     "sobol_chart",

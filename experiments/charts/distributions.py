@@ -1,4 +1,5 @@
-"""Distributions and differences: boxes from precomputed quantiles, paired policy differences."""
+"""Distributions and differences: boxes from precomputed quantiles (revenue per rep, days to
+close, NPV, peak outlay), stacked shares of deal outcomes, paired policy differences."""
 
 from __future__ import annotations
 
@@ -38,18 +39,22 @@ def distribution_chart(
     x_format: str = NUMBER,
     target: float | None = None,
     target_label: str = "target",
+    target_key: str = "the target",
     subtitle: str | Sequence[str] | None = None,
     series_order: Sequence[str] | None = None,
     series_title: str = "series",
     n_title: str = "observations",
     empty_text: str = "no data",
+    extra_tooltip: Sequence[tuple[str, str, str]] = (),
 ) -> alt.FacetChart:
     """Box-and-whisker per series from precomputed quantiles; one panel per market.
 
     Columns: `market`, `series`, `p05`, `q1`, `median`, `q3`, `p95`, `mean`, `n`. The box
     spans the quartiles, the whisker the 5th to 95th percentiles, the black tick is the
     median and the white dot the mean (the subtitle says so). A row with `n` = 0 says
-    `empty_text`. `target`, if given, draws a grey dashed line labelled `target_label`.
+    `empty_text`. `target`, if given, draws a grey dashed line labelled `target_label`
+    (the subtitle's key calls it `target_key`).
+    `extra_tooltip`: more (column, title, d3 format) to show on hover.
     """
     order = domain(frame, "series", series_order)
     selection = legend_selection("series")
@@ -65,6 +70,7 @@ def distribution_chart(
         alt.Tooltip("p05:Q", title="5th pct", format=fmt),
         alt.Tooltip("p95:Q", title="95th pct", format=fmt),
         alt.Tooltip("n:Q", title=n_title),
+        *(alt.Tooltip(f"{field}:Q", title=name, format=f) for field, name, f in extra_tooltip),
     ]
     color = series_color("series", series_title, order, symbol="square")
     base = alt.Chart().encode(y=y, color=color, tooltip=tooltip, opacity=focus(selection))
@@ -97,7 +103,7 @@ def distribution_chart(
                 y=alt.value(0), text=alt.value(label)
             )
         )
-        key += "; dashed line: the target"
+        key += f"; dashed line: {target_key}"
     lines = [subtitle] if isinstance(subtitle, str) else list(subtitle or [])
     width = WIDTH + 120
     layered = alt.layer(*layers).properties(width=width)
@@ -159,6 +165,157 @@ def days_to_close_chart(
         series_title=series_title,
         n_title="won deals",
         empty_text="no deal won",
+    )
+
+
+def npv_chart(
+    frame: Any,
+    *,
+    series_order: Sequence[str] | None = None,
+    series_title: str = "series",
+    subtitle=None,
+) -> alt.FacetChart:
+    """The vendor's NPV per market and series (distribution_chart) against a dashed line at
+    zero; column `negative` (the share of runs with NPV < 0) shows on hover."""
+    return distribution_chart(
+        frame,
+        title="Vendor NPV: spread over runs and the chance of a loss",
+        x_title="vendor NPV (USD)",
+        x_format=MONEY,
+        target=0.0,
+        target_label="NPV = 0",
+        target_key="NPV = $0",
+        subtitle=subtitle,
+        series_order=series_order,
+        series_title=series_title,
+        n_title="runs",
+        empty_text="no run",
+        extra_tooltip=[("negative", "P(NPV < 0)", ".0%")],
+    )
+
+
+def peak_outlay_chart(
+    frame: Any,
+    *,
+    series_order: Sequence[str] | None = None,
+    series_title: str = "series",
+    subtitle=None,
+) -> alt.FacetChart:
+    """The peak outlay (the deepest cumulative net cash, as a positive amount) per market and
+    series (distribution_chart)."""
+    return distribution_chart(
+        frame,
+        title="Peak outlay: the most cash the vendor has in",
+        x_title="peak outlay: deepest cumulative net cash (USD)",
+        x_format=MONEY,
+        subtitle=subtitle,
+        series_order=series_order,
+        series_title=series_title,
+        n_title="runs",
+        empty_text="no run",
+    )
+
+
+# Deal outcomes: won stands out; the two ways of losing are dark and light rose; a deal
+# that stalled is grey. None is a policy's colour.
+OUTCOME_COLOURS = {
+    "won": "#1f7a4d",
+    "lost_competitor": "#8c2d4e",
+    "no_decision": "#d79bb0",
+    "stalled": "#b3b3b3",
+}
+DARK_OUTCOMES = ("won", "lost_competitor")  # white labels; black on the others
+LABEL_FROM = 0.1  # segments narrower than this share carry no label
+
+
+def deal_outcomes_chart(
+    frame: Any,
+    *,
+    outcome_order: Sequence[str],
+    series_order: Sequence[str] | None = None,
+    series_title: str = "series",
+    subtitle: str | Sequence[str] | None = None,
+) -> alt.FacetChart:
+    """How ended deals ended: one stacked bar per series, its segments the shares of the
+    outcomes (summing to 100%); one panel per market.
+
+    Columns: `market`, `series`, `outcome`, `rank` (stacking order, from the left), `share`
+    (null with no ended deal), `deals`, `ended` (ended deals of the series) and `runs`.
+    Segments of at least 10% are labelled with their share; a series with no ended deal
+    says so. Colours are the outcomes' (OUTCOME_COLOURS), not the series'.
+    """
+    order = domain(frame, "series", series_order)
+    outcomes = list(outcome_order)
+    selection = legend_selection("outcome")
+    colours = [OUTCOME_COLOURS.get(o, NEUTRAL) for o in outcomes]
+    y = alt.Y("series:N", title=None, sort=order, scale=alt.Scale(domain=order))
+    stacked = alt.Chart().transform_stack(
+        stack="share", groupby=["series"], sort=[alt.SortField("rank")], as_=["x0", "x1"]
+    )
+    bars = (
+        stacked.mark_bar(size=16)
+        .encode(
+            y=y,
+            x=alt.X(
+                "x0:Q",
+                title="share of ended deals (%)",
+                axis=alt.Axis(format=".0%"),
+                scale=alt.Scale(domain=[0, 1], nice=False),
+            ),
+            x2="x1:Q",
+            color=alt.Color(
+                "outcome:N",
+                title="outcome",
+                sort=outcomes,
+                scale=alt.Scale(domain=outcomes, range=colours),
+                legend=alt.Legend(symbolOpacity=1, symbolType="square"),
+            ),
+            opacity=focus(selection),
+            tooltip=[
+                alt.Tooltip("market:N"),
+                alt.Tooltip("series:N", title=series_title),
+                alt.Tooltip("outcome:N"),
+                alt.Tooltip("share:Q", format=".1%"),
+                alt.Tooltip("deals:Q", title="deals ended this way"),
+                alt.Tooltip("ended:Q", title="ended deals"),
+                alt.Tooltip("runs:Q"),
+            ],
+        )
+        .add_params(selection)
+    )
+    white = alt.FieldOneOfPredicate(field="outcome", oneOf=list(DARK_OUTCOMES))
+    labels = (
+        stacked.transform_filter(f"datum.share >= {LABEL_FROM}")
+        .transform_calculate(middle="(datum.x0 + datum.x1) / 2")
+        .mark_text(fontSize=10)
+        .encode(
+            y=y,
+            x="middle:Q",
+            text=alt.Text("share:Q", format=".0%"),
+            color=alt.when(white).then(alt.value("white")).otherwise(alt.value("black")),
+            opacity=focus(selection),
+        )
+    )
+    empty = (
+        alt.Chart()
+        .transform_filter("datum.ended == 0")
+        .transform_aggregate(groupby=["series"], count="count()")
+        .mark_text(align="left", dx=4, color=NEUTRAL, fontStyle="italic")
+        .encode(y=y, x=alt.value(0), text=alt.value("no deal ended"))
+    )
+    width = WIDTH + 120
+    layered = alt.layer(bars, labels, empty).properties(width=width)
+    markets = values(frame, "market")
+    chart = layered.facet(
+        facet=alt.Facet("market:N", title=None, sort=markets), columns=1, data=frame
+    ).properties(title=chart_title("How ended deals ended", subtitle))
+    return fitted(
+        chart,
+        panels=len(markets),
+        columns=1,
+        width=width,
+        axis=text_width(order) + 12,
+        legend=legend_width(outcomes, "outcome"),
     )
 
 

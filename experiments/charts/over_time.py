@@ -42,13 +42,18 @@ def band_over_time(
     series_title: str = "series",
     row: str | None = None,
     y_domain: Sequence[float] | None = None,
+    value_title: str = "mean",
+    end_title: str | None = None,
+    height: int = HEIGHT,
 ) -> alt.FacetChart:
     """Mean line with a light 95% band per series, by month; one panel per market.
 
     Columns: `market`, `series`, `month`, `value`, `lo`, `hi`, `n` (runs in the mean) and,
     optionally, `runs` (all runs of the series that month; the tooltip shows both). With
     `row` (e.g. `measure`), one panel per market and value of that column. Each series has
-    a colour and a dash pattern, so lines that coincide remain visible.
+    a colour and a dash pattern, so lines that coincide remain visible. `value_title` names
+    the value in tooltips. With `end_title`, a boolean column `end` marks each line's last
+    point, drawn as a dot whose tooltip calls the value `end_title`. `height`: each panel's.
     """
     order = domain(frame, "series", series_order)
     markets = values(frame, "market")
@@ -72,7 +77,7 @@ def band_over_time(
         alt.Tooltip("market:N"),
         alt.Tooltip("series:N", title=series_title),
         alt.Tooltip("month:Q"),
-        alt.Tooltip("value:Q", title="mean", format=y_format),
+        alt.Tooltip("value:Q", title=value_title, format=y_format),
         alt.Tooltip("lo:Q", title="95% CI low", format=y_format),
         alt.Tooltip("hi:Q", title="95% CI high", format=y_format),
         alt.Tooltip("n:Q", title="runs in the mean"),
@@ -92,7 +97,16 @@ def band_over_time(
     )
     # Invisible points, one per month, carry the tooltips (a line's own is its first point's).
     hover = base.mark_point(size=60, opacity=0).encode(y="value:Q", tooltip=tooltip)
-    layered = alt.layer(band, line, hover).properties(width=WIDTH, height=HEIGHT)
+    layers = [band, line, hover]
+    if end_title:
+        end_value = alt.Tooltip("value:Q", title=end_title, format=y_format)
+        end_tooltip = [end_value if t.shorthand == "value:Q" else t for t in tooltip]
+        layers.append(
+            base.transform_filter("datum.end")
+            .mark_point(filled=True, size=50)
+            .encode(y="value:Q", opacity=focus(selection), tooltip=end_tooltip)
+        )
+    layered = alt.layer(*layers).properties(width=WIDTH, height=height)
     if row:
         rows = values(frame, row)
         panels = [f"{r}{PANEL_SEPARATOR}{m}" for r in rows for m in markets]
@@ -156,6 +170,56 @@ def survival_chart(
         series_order=series_order,
         series_title=series_title,
         y_domain=(0, 1),
+    )
+
+
+def ended_by_chart(
+    frame: Any,
+    *,
+    series_order: Sequence[str] | None = None,
+    series_title: str = "series",
+    subtitle=None,
+) -> alt.FacetChart:
+    """Cumulative share of runs whose partnership has ended, by month, in one row of panels
+    per side that ended it (`ended_by`: e.g. either side, the vendor, the partner) and one
+    column per market (band_over_time; `value` is a share, `lo`/`hi` its 95% interval)."""
+    return band_over_time(
+        frame,
+        title="Who ends the partnership, and when",
+        y_title="ended (% of runs)",
+        y_format=SHARE,
+        subtitle=subtitle,
+        series_order=series_order,
+        series_title=series_title,
+        row="ended_by",
+        y_domain=(0, 1),
+        value_title="share ended",
+        height=HEIGHT - 60,  # three rows of panels: lower ones keep the page short
+    )
+
+
+def break_even_chart(
+    frame: Any,
+    *,
+    years: float,
+    series_order: Sequence[str] | None = None,
+    series_title: str = "series",
+    subtitle=None,
+) -> alt.FacetChart:
+    """Share of runs whose cumulative net cash is still below zero, by month, per market
+    (band_over_time): the line falls as runs break even, and its last point (a dot; column
+    `end`) is the share of runs that never break even within the horizon."""
+    return band_over_time(
+        frame,
+        title="Break-even: runs still below zero cumulative net cash",
+        y_title="runs not yet broken even (%)",
+        y_format=SHARE,
+        subtitle=subtitle,
+        series_order=series_order,
+        series_title=series_title,
+        y_domain=(0, 1),
+        value_title="not yet broken even",
+        end_title=f"never breaks even within {years:g} years",
     )
 
 

@@ -1,7 +1,7 @@
 """The experiment report: Parquet datasets -> polars aggregates -> charts -> one HTML page.
 
 `write_report(DIR)` reads an experiment directory, aggregates every table in polars (means
-with 95% intervals, quantiles, paired policy differences, Sobol or Morris indices), decides
+with 95% intervals, quantiles, risks, paired policy differences, Sobol or Morris indices), decides
 which charts fit the experiment's design, states what each shows in one numeric sentence,
 and writes `DIR/report.html` (self-contained: it opens offline) and each chart as
 `DIR/charts/<name>.png` and `.svg`. One idea per module:
@@ -11,9 +11,13 @@ and writes `DIR/report.html` (self-contained: it opens offline) and each chart a
     statistics   t and Wilson intervals, bootstrap intervals of ratios
     formatting   numbers in words: $1.23M, 46%, 2.1x
     aggregates   the tables behind every chart (summary, monthly, quantiles, paired, sweeps)
+    risk         spread and risk: percentiles, P(NPV < 0), who ended the partnership,
+                 break-even, peak outlay, deal outcomes (shared with the run summary)
     sensitivity  Sobol indices and Morris screening with SALib
     captions     one numeric sentence per figure
-    figures      which figures a design supports (`ReportBuilder`, `Figure`)
+    figure       `Figure`: a chart with its name, title and caption
+    figures      which figures a design supports (`ReportBuilder`)
+    risk_figures the figures of risk (`RiskFigures`, part of `ReportBuilder`)
     page         the HTML page and its inlined Vega bundle
     write        `write_report`: the page and the PNG and SVG files
 

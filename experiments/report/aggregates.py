@@ -17,6 +17,7 @@ import polars as pl
 
 from experiments.report.formatting import money, share
 from experiments.report.layout import Layout
+from experiments.report.risk import risk_measures
 from experiments.report.statistics import (
     ratio_interval,
     t_half_width,
@@ -78,7 +79,9 @@ def outcome_stats(frame: pl.DataFrame, keys: list[str], outcome: Outcome) -> pl.
 
 
 def summary_table(runs: pl.DataFrame, layout: Layout, by: str) -> pl.DataFrame:
-    """One row per market and `by` (label or variant): the headline outcomes."""
+    """One row per market and `by` (label or variant): the headline outcomes, means with 95%
+    intervals, and the risk measures of `risk.risk_measures` (percentiles of revenue and
+    NPV, P(NPV < 0), who ended the partnership, break-even, peak outlay)."""
     keys = ["market", by]
     table = runs.group_by(keys, maintain_order=True).agg(
         pl.len().alias("runs"),
@@ -97,6 +100,8 @@ def summary_table(runs: pl.DataFrame, layout: Layout, by: str) -> pl.DataFrame:
         table = ci.rename({"lo": f"{name}_lo", "hi": f"{name}_hi"})
     ci = with_wilson_ci(table, "terminated_share", "runs")
     table = ci.rename({"lo": "terminated_lo", "hi": "terminated_hi"})
+    risks = risk_measures(runs, keys).drop("runs")
+    table = table.join(risks, on=keys, how="left", nulls_equal=True)
     return order_rows(
         table, layout, by, layout.label_order if by == "label" else layout.variant_order
     )
@@ -126,7 +131,6 @@ def monthly_aggregates(monthly: pl.LazyFrame, keys: pl.DataFrame) -> pl.DataFram
             "run_id",
             "month",
             "cumulative_revenue_usd",
-            "partnership_active",
             "mean_stakeholder_trust",
             "reseller_trust",
             *pipeline_columns,
@@ -137,7 +141,6 @@ def monthly_aggregates(monthly: pl.LazyFrame, keys: pl.DataFrame) -> pl.DataFram
             pl.len().alias("n"),
             pl.col("cumulative_revenue_usd").mean().alias("revenue_mean"),
             pl.col("cumulative_revenue_usd").std().alias("revenue_sd"),
-            pl.col("partnership_active").cast(pl.Float64).mean().alias("active_share"),
             trust.mean().alias("trust_mean"),
             trust.std().alias("trust_sd"),
             trust.count().alias("trust_n"),

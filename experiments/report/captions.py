@@ -6,6 +6,7 @@ needs a number the chart does not plot, such as a ratio's bootstrap interval).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +14,15 @@ import numpy as np
 import polars as pl
 
 from experiments.report.aggregates import TOTAL_REVENUE, Y1_PER_REP, Outcome, outcomes
-from experiments.report.formatting import money, number, ratio_text, share, telling, times
+from experiments.report.formatting import (
+    money,
+    month,
+    number,
+    ratio_text,
+    share,
+    telling,
+    times,
+)
 from experiments.report.layout import Layout, focus_market, short
 from experiments.report.statistics import ratio_interval
 
@@ -88,25 +97,161 @@ def coinciding(agg: pl.DataFrame, column: str, order: list[str]) -> list[str]:
     return found
 
 
-def survival_caption(last: pl.DataFrame, agg: pl.DataFrame, order: list[str]) -> str:
-    """`last`: the monthly aggregates of the last month; `agg`: of every month; `order`: the
-    series' order."""
-    month = int(last["month"].max())
-    if last["active_share"].min() >= 1:
-        return f"No partnership ended in any run within {month} months."
-    worst = last.sort("active_share").row(0, named=True)
+def _split(row: dict[str, Any]) -> str:
+    return (
+        f"{share(row['ended_vendor'])} by the vendor, {share(row['ended_partner'])} by the partner"
+    )
+
+
+def ended_by_caption(
+    risks: pl.DataFrame, curves: pl.DataFrame, order: list[str], months: int
+) -> str:
+    """`risks`: risk measures per market and series; `curves`: the share ended by either side
+    per market, series and month (`value`); `order`: the series' order."""
+    if not risks["ended"].fill_null(0).max():
+        return f"No partnership ended in any run within {months} months."
+    worst = risks.sort("ended", descending=True, nulls_last=True).row(0, named=True)
     best = (
-        last.filter(pl.col("market") == worst["market"])
-        .sort("active_share", descending=True)
+        risks.filter(pl.col("market") == worst["market"])
+        .sort("ended", nulls_last=True)
         .row(0, named=True)
     )
     text = (
-        f"After {month} months the partnership is still active in "
-        f"{share(worst['active_share'])} of {worst['series']} runs in {worst['market']}, "
-        f"against {share(best['active_share'])} for {best['series']}"
+        f"By month {months}, the partnership has ended in {share(worst['ended'])} of "
+        f"{worst['series']} runs in {worst['market']} ({_split(worst)})"
     )
-    for same in coinciding(agg, "active_share", order):
+    if best["series"] != worst["series"]:
+        text += f", against {share(best['ended'])} of {best['series']} runs ({_split(best)})"
+    for same in coinciding(curves, "value", order):
         text += f"; {same}"
+    return text + "."
+
+
+def _focus(frame: pl.DataFrame, layout: Layout) -> tuple[pl.DataFrame, str]:
+    """The rows of the focus market (all rows without one) and "In japan, " to say so."""
+    market = focus_market(layout)
+    sub = frame.filter(pl.col("market") == market) if market else frame
+    return (sub, f"In {market}, ") if market and not sub.is_empty() else (frame, "")
+
+
+def _when(value: float) -> str:
+    return "median: never" if math.isinf(value) else f"median month {month(value)}"
+
+
+def break_even_caption(risks: pl.DataFrame, layout: Layout) -> str:
+    """When runs break even: the soonest and latest median in the focus market, and the
+    largest share of runs that never break even within the horizon."""
+    within = f"within {layout.years:g} years"
+    known = risks.drop_nulls("break_even_median")
+    if known.is_empty() or known["break_even_never"].min() >= 1:
+        return f"No run breaks even {within}: in every run cumulative net cash stays below $0."
+    sub, where = _focus(known, layout)
+    ranked = sub.sort("break_even_median")
+    first, last = ranked.row(0, named=True), ranked.row(ranked.height - 1, named=True)
+    if first["series"] == last["series"]:
+        text = f"{where}{first['series']} breaks even at a {_when(first['break_even_median'])}"
+    else:
+        text = (
+            f"{where}{first['series']} breaks even soonest ({_when(first['break_even_median'])}) "
+            f"and {last['series']} latest ({_when(last['break_even_median'])})"
+        )
+    never = known.sort("break_even_never", descending=True).row(0, named=True)
+    if never["break_even_never"] > 0:
+        text += (
+            f"; {share(never['break_even_never'])} of {never['series']} runs in "
+            f"{never['market']} never break even {within}"
+        )
+    else:
+        text += f"; every run breaks even {within}"
+    return text + "."
+
+
+def npv_caption(risks: pl.DataFrame, layout: Layout) -> str:
+    """P(NPV < 0) with its interval: the riskiest and the safest series of the focus market,
+    then the riskiest of each other market."""
+
+    def odds(row: dict[str, Any]) -> str:
+        return (
+            f"95% CI {share(row['npv_negative_lo'])} to {share(row['npv_negative_hi'])}; "
+            f"median {money(row['npv_p50'])}"
+        )
+
+    known = risks.drop_nulls("npv_negative")
+    sub, where = _focus(known, layout)
+    worst = sub.sort(["npv_negative", "npv_p50"], descending=[True, False]).row(0, named=True)
+    best = sub.sort(["npv_negative", "npv_p50"], descending=[False, True]).row(0, named=True)
+    text = (
+        f"{where}NPV is negative in {share(worst['npv_negative'])} of {worst['series']} runs "
+        f"({odds(worst)})"
+    )
+    if best["series"] != worst["series"]:
+        text += f" against {share(best['npv_negative'])} of {best['series']} runs ({odds(best)})"
+    if where:
+        for (market,), group in known.filter(pl.col("market") != sub["market"][0]).group_by(
+            "market", maintain_order=True
+        ):
+            top = group.sort("npv_negative", descending=True).row(0, named=True)
+            text += (
+                f"; in {market}, at most {share(top['npv_negative'])} ({top['series']}, "
+                f"95% CI {share(top['npv_negative_lo'])} to {share(top['npv_negative_hi'])})"
+            )
+    return text + "."
+
+
+def peak_outlay_caption(quant: pl.DataFrame, layout: Layout) -> str:
+    """`quant`: quantiles of the peak outlay per market and series (aggregates.quantiles)."""
+    known = quant.filter(pl.col("n") > 0)
+    sub, where = _focus(known, layout)
+    ranked = sub.sort("median")
+    low, high = ranked.row(0, named=True), ranked.row(ranked.height - 1, named=True)
+    deepest = known.sort("p95", descending=True).row(0, named=True)
+    tail = (
+        f"the largest 95th percentile is {money(deepest['p95'])} "
+        f"({deepest['market']} / {deepest['series']})"
+    )
+    if low["series"] == high["series"]:
+        return f"{where}{low['series']} has a median peak outlay of {money(low['median'])}; {tail}."
+    return (
+        f"{where}the median peak outlay ranges from {money(low['median'])} ({low['series']}) "
+        f"to {money(high['median'])} ({high['series']}); {tail}."
+    )
+
+
+OUTCOME_WORDS = {
+    "lost_competitor": "lost to a competitor",
+    "no_decision": "no decision",
+    "stalled": "stalled",
+}
+
+
+def deal_outcomes_caption(shares: pl.DataFrame, layout: Layout) -> str:
+    """`shares`: per market, series and outcome, the share of ended deals (risk's
+    deal_outcome_shares). The series that wins the largest and the smallest share of its
+    ended deals in the focus market, with how the rest ended."""
+    ended = shares.filter(pl.col("ended") > 0)
+    won = ended.filter(pl.col("outcome") == "won")
+    sub, where = _focus(won, layout)
+    ranked = sub.sort("share", descending=True)
+    best, worst = ranked.row(0, named=True), ranked.row(ranked.height - 1, named=True)
+
+    def rest(row: dict[str, Any]) -> str:
+        others = ended.filter(
+            (pl.col("market") == row["market"])
+            & (pl.col("series") == row["series"])
+            & (pl.col("outcome") != "won")
+        ).sort("share", descending=True)
+        return ", ".join(
+            f"{OUTCOME_WORDS.get(r['outcome'], r['outcome'])} {share(r['share'])}"
+            for r in others.iter_rows(named=True)
+        )
+
+    text = (
+        f"{where}{best['series']} wins {share(best['share'])} of its {best['ended']:,} ended "
+        f"deals ({rest(best)})"
+    )
+    if worst["series"] != best["series"]:
+        text += f", against {share(worst['share'])} of {worst['ended']:,} for {worst['series']}"
+        text += f" ({rest(worst)})"
     return text + "."
 
 

@@ -1,16 +1,14 @@
 """The figures: which charts an experiment's design supports, their frames and captions.
 
-`ReportBuilder(experiment).figures()` decides the charts (revenue and survival over time,
-pipeline, trust, revenue per rep, days to close, paired differences, sweeps or heatmaps,
-Sobol or Morris indices), aggregates each one's frame in polars and hands it to
-`experiments.charts`; nothing per run and per month reaches Altair. Notes collect what
-could not be charted.
+`ReportBuilder(experiment).figures()` decides the charts (revenue over time, who ends the
+partnership and when, pipeline, trust, NPV, break-even, peak outlay, revenue per rep, days
+to close, deal outcomes, paired differences, sweeps or heatmaps, Sobol or Morris indices;
+the risk figures are `risk_figures.RiskFigures`), aggregates each one's frame in polars and
+hands it to `experiments.charts`; nothing per run and per month reaches Altair. Notes
+collect what could not be charted.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
@@ -32,6 +30,8 @@ from experiments.report.aggregates import (
     sweep_frame,
     won_days,
 )
+from experiments.report.figure import Figure
+from experiments.report.figure import charts as _charts
 from experiments.report.formatting import money
 from experiments.report.layout import (
     design_layout,
@@ -41,27 +41,11 @@ from experiments.report.layout import (
     with_labels,
 )
 from experiments.report.reading import Experiment, failed_runs
+from experiments.report.risk_figures import RiskFigures
 from experiments.report.sensitivity import sensitivity_indices
 
 MAX_SERIES = 12  # more lines than this per panel is unreadable: charts pool or skip
 MAX_PAIRS = 30
-
-
-def _charts():
-    """experiments.charts, imported on first use: Altair costs the CLI's startup otherwise."""
-    from experiments import charts
-
-    return charts
-
-
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One chart of the report: file name, title, one-sentence caption and the chart."""
-
-    name: str
-    title: str
-    caption: str
-    chart: Any
 
 
 def _series_key(layout, labelled: pl.DataFrame) -> tuple[str | None, str]:
@@ -76,7 +60,7 @@ def _series_key(layout, labelled: pl.DataFrame) -> tuple[str | None, str]:
     return None, ""
 
 
-class ReportBuilder:
+class ReportBuilder(RiskFigures):
     """Decides the figures an experiment supports and computes their frames and captions."""
 
     def __init__(self, experiment: Experiment) -> None:
@@ -102,8 +86,12 @@ class ReportBuilder:
     def figures(self) -> list[Figure]:
         builders = [
             self.revenue_figures,
+            self.npv_figure,
+            self.break_even_figure,
+            self.peak_outlay_figure,
             self.revenue_per_rep_figure,
             self.cycle_figure,
+            self.deal_outcomes_figure,
             self.paired_figure,
             self.sweep_figures,
             self.sensitivity_figures,
@@ -146,21 +134,8 @@ class ReportBuilder:
                     subtitle=self._subtitle("mean across replications; shaded: 95% CI"),
                 ),
             ),
-            Figure(
-                "partnership_survival",
-                "Partnership survival",
-                captions.survival_caption(last, agg, order),
-                charts.survival_chart(
-                    band(agg, "active_share", "n"),
-                    series_order=order,
-                    series_title=self.series_title,
-                    subtitle=[
-                        self._subtitle("share of runs with the partnership active"),
-                        "shaded: 95% CI; lines that coincide are told apart by their dashes",
-                    ],
-                ),
-            ),
         ]
+        figures += self.ended_by_figure()
         stages, pipeline_columns = pipeline_stages()
         pipeline = agg.unpivot(
             index=["market", "series", "month"],

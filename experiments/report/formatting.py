@@ -43,6 +43,13 @@ def number(value: float | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+def month(value: float | None) -> str:
+    """A month that may never come (inf): 38, 14.5, never."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return "never" if math.isinf(value) else f"{value:g}"
+
+
 def telling(ratio: float | None) -> bool:
     """A ratio worth stating: defined, positive and not dominated by a near-zero baseline."""
     return finite(ratio) and 0 < ratio <= MAX_RATIO

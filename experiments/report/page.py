@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from experiments.report.formatting import money, number, share
+from experiments.report.formatting import money, month, number, share
 from experiments.report.layout import Layout
 from experiments.report.reading import Experiment
 
@@ -82,6 +82,15 @@ def clean_spec(spec: Any) -> Any:
     return spec
 
 
+def _percentiles(r: dict[str, Any], name: str) -> str:
+    """$1.2M / $2.3M / $3.4M: P10 / P50 / P90."""
+    return " / ".join(money(r[f"{name}_p{p}"]) for p in (10, 50, 90))
+
+
+def _interval(value: str, lo: str, hi: str) -> str:
+    return f"{value} <span class=ci>({lo} to {hi})</span>"
+
+
 def _summary_html(table: pl.DataFrame, layout: Layout, by_label: str) -> str:
     head = [
         "market",
@@ -90,8 +99,14 @@ def _summary_html(table: pl.DataFrame, layout: Layout, by_label: str) -> str:
         "year-1 revenue per rep (median)",
         "runs reaching target",
         f"{layout.horizon} revenue (mean, 95% CI)",
+        f"{layout.horizon} revenue P10 / P50 / P90",
         "NPV (mean, 95% CI)",
-        "P(partnership ends)",
+        "NPV P10 / P50 / P90",
+        "P(NPV < 0) (95% CI)",
+        "P(partnership ends) (95% CI)",
+        "ended by vendor / partner",
+        "break-even month (median; never)",
+        "peak outlay (median)",
         "win rate",
         "days to close (median)",
     ]
@@ -103,12 +118,19 @@ def _summary_html(table: pl.DataFrame, layout: Layout, by_label: str) -> str:
             f"{r['runs']}",
             money(r["y1_per_rep_median"]),
             share(r["target_share"]),
-            f"{money(r['revenue_mean'])} <span class=ci>({money(r['revenue_lo'])} to "
-            f"{money(r['revenue_hi'])})</span>",
-            f"{money(r['npv_mean'])} <span class=ci>({money(r['npv_lo'])} to "
-            f"{money(r['npv_hi'])})</span>",
-            f"{share(r['terminated_share'])} <span class=ci>({share(r['terminated_lo'])} to "
-            f"{share(r['terminated_hi'])})</span>",
+            _interval(money(r["revenue_mean"]), money(r["revenue_lo"]), money(r["revenue_hi"])),
+            _percentiles(r, "revenue"),
+            _interval(money(r["npv_mean"]), money(r["npv_lo"]), money(r["npv_hi"])),
+            _percentiles(r, "npv"),
+            _interval(
+                share(r["npv_negative"]), share(r["npv_negative_lo"]), share(r["npv_negative_hi"])
+            ),
+            _interval(
+                share(r["terminated_share"]), share(r["terminated_lo"]), share(r["terminated_hi"])
+            ),
+            f"{share(r['ended_vendor'])} / {share(r['ended_partner'])}",
+            f"{month(r['break_even_median'])}; {share(r['break_even_never'])}",
+            money(r["peak_outlay_median"]),
             share(r["win_rate"]),
             number(r["cycle_days"], 0),
         ]

@@ -46,7 +46,10 @@ def with_wilson_ci(frame: pl.DataFrame, share: str, n: str) -> pl.DataFrame:
     k = np.maximum(frame[n].to_numpy().astype(float), 1)
     centre = (p + z * z / (2 * k)) / (1 + z * z / k)
     half = z * np.sqrt(p * (1 - p) / k + z * z / (4 * k * k)) / (1 + z * z / k)
-    return frame.with_columns(lo=pl.Series(centre - half), hi=pl.Series(centre + half))
+    # The interval holds p, within [0, 1]: at p = 0 or 1 rounding leaves a bound 1e-17 off.
+    lo = np.clip(np.minimum(centre - half, p), 0.0, 1.0)
+    hi = np.clip(np.maximum(centre + half, p), 0.0, 1.0)
+    return frame.with_columns(lo=pl.Series(lo), hi=pl.Series(hi))
 
 
 def ratio_interval(a: np.ndarray, b: np.ndarray, *, paired: bool) -> tuple[float, float, float]:

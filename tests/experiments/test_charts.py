@@ -536,7 +536,11 @@ def test_run_summary_shares_the_reports_interval_and_dollars():
     sd = np.std([5000.0 + 100 * r for r in range(6)], ddof=1)
     assert row["revenue_total_usd_ci95"] == pytest.approx(stats.t.ppf(0.975, 5) * sd / 6**0.5)
     text = summary.format_table(table, ["market.name", "policy.name"])
-    assert "$5.25k ± $196" in text  # report.money, both sides
+    # Percentiles in report.money: revenue 5000..5500 in steps of 100, P10 by interpolation.
+    assert row["revenue_p10"] == pytest.approx(
+        np.percentile([5000.0 + 100 * r for r in range(6)], 10)
+    )
+    assert "$5.05k $5.25k $5.45k" in text
     single = summary.point_summary(runs.head(1), design.head(1))
     assert single["revenue_total_usd_ci95"][0] is None  # one run: no interval
 

@@ -228,16 +228,26 @@ def one_sentence_with_numbers(caption: str) -> bool:
     return caption.endswith(".") and "\n" not in caption and any(c.isdigit() for c in caption)
 
 
-def test_presets_report_charts_and_captions(presets_dir):
+@pytest.fixture(scope="module")
+def presets_figures(presets_dir):
+    """The presets experiment's report builder and its figures by name."""
     builder = report.ReportBuilder(report.read_experiment(presets_dir))
-    figures = {f.name: f for f in builder.figures()}
+    return builder, {f.name: f for f in builder.figures()}
+
+
+def test_presets_report_charts_and_captions(presets_figures):
+    builder, figures = presets_figures
     assert list(figures) == [
         "cumulative_revenue",
         "partnership_survival",
         "pipeline_stages",
         "trust",
+        "npv",
+        "break_even",
+        "peak_outlay",
         "revenue_per_rep_year1",
         "days_to_close",
+        "deal_outcomes",
         "paired_differences",
     ]
     for figure in figures.values():
@@ -259,6 +269,58 @@ def test_presets_report_charts_and_captions(presets_dir):
     assert builder.series_title == "policy"
 
 
+def chart_rows(figure) -> list[dict]:
+    """The rows of a figure's one dataset."""
+    (rows,) = figure.chart.to_dict()["datasets"].values()
+    return rows
+
+
+def test_presets_report_risk_figures_agree_with_the_runs(presets_figures):
+    """The risk figures agree with the runs and deals tables and say so in numbers."""
+    builder, figures = presets_figures
+    runs = builder.runs
+    # Who ended the partnership: three rows of panels, the last month as in the runs table.
+    survival = figures["partnership_survival"]
+    if runs["partnership_terminated"].any():
+        assert "by the vendor" in survival.caption and "by the partner" in survival.caption
+    else:  # two years are too short for these presets to end a partnership
+        assert survival.caption == "No partnership ended in any run within 24 months."
+    rows = pl.DataFrame(chart_rows(survival))
+    assert set(rows["ended_by"]) == {"ended by either side", "by the vendor", "by the partner"}
+    last = rows.filter(pl.col("month") == 24)  # two years
+    for r in last.iter_rows(named=True):
+        sub = runs.filter((pl.col("market") == r["market"]) & (pl.col("series") == r["series"]))
+        ended = sub["partnership_ended_by"]
+        expected = {
+            "ended by either side": sub["partnership_terminated"].mean(),
+            "by the vendor": (ended == "vendor").fill_null(False).mean(),
+            "by the partner": (ended == "partner").fill_null(False).mean(),
+        }[r["ended_by"]]
+        assert r["value"] == pytest.approx(expected) and r["lo"] <= r["value"] <= r["hi"]
+    # Break-even: each line ends (a dot) at the share of runs that never break even.
+    ends = pl.DataFrame(chart_rows(figures["break_even"])).filter(pl.col("end"))
+    assert ends.height == runs.select("market", "series").n_unique()
+    for r in ends.iter_rows(named=True):
+        sub = runs.filter((pl.col("market") == r["market"]) & (pl.col("series") == r["series"]))
+        assert r["value"] == pytest.approx(sub["break_even_month"].is_null().mean())
+    assert "even within 2 years" in figures["break_even"].caption
+    # NPV: P(NPV < 0) in the caption, with its interval, and on hover.
+    npv = figures["npv"]
+    assert "NPV is negative in " in npv.caption and "95% CI" in npv.caption
+    for r in chart_rows(npv):
+        sub = runs.filter((pl.col("market") == r["market"]) & (pl.col("series") == r["series"]))
+        assert r["negative"] == pytest.approx((sub["npv_usd"] < 0).mean())
+        assert r["median"] == pytest.approx(sub["npv_usd"].median())
+    assert "$" in figures["peak_outlay"].caption
+    # Deal outcomes: the shares of each series' ended deals add up to one.
+    outcomes = pl.DataFrame(chart_rows(figures["deal_outcomes"])).drop_nulls("share")
+    totals = outcomes.group_by("market", "series").agg(pl.col("share").sum())
+    assert totals["share"].to_list() == pytest.approx([1.0] * totals.height)
+    assert set(outcomes["outcome"]) == {"won", "lost_competitor", "no_decision", "stalled"}
+    caption = figures["deal_outcomes"].caption
+    assert " wins " in caption and "no decision" in caption and "ended deals" in caption
+
+
 def test_paired_differences_match_the_runs_table(presets_dir):
     runs = report.read_experiment(presets_dir).runs
     builder = report.ReportBuilder(report.read_experiment(presets_dir))
@@ -276,6 +338,18 @@ def test_paired_differences_match_the_runs_table(presets_dir):
     assert row["mean"] == pytest.approx(mean("hybrid") - mean("us_urgency"))
     assert row["ratio"] == pytest.approx(mean("hybrid") / mean("us_urgency"))
     assert row["lo"] <= row["mean"] <= row["hi"]
+
+
+def test_runs_of_model_v1_are_reported_without_break_even_or_peak_outlay(presets_dir):
+    exp = report.read_experiment(presets_dir)
+    v1 = exp.runs.drop("partnership_ended_by", "break_even_month", "peak_outlay_usd")
+    builder = report.ReportBuilder(dataclasses.replace(exp, runs=v1))
+    names = [f.name for f in builder.figures()]
+    assert "partnership_survival" in names and "npv" in names
+    assert "break_even" not in names and "peak_outlay" not in names
+    table = builder.summary()
+    assert table["break_even_median"].null_count() == table.height  # not recorded, not never
+    assert table["peak_outlay_median"].null_count() == table.height
 
 
 def test_one_dimensional_grid_gets_a_sweep_chart(tmp_path):
@@ -349,10 +423,12 @@ def test_large_experiment_report_is_written_in_seconds(large_report):
 def test_report_command(presets_dir, capsys):
     assert cli.main(["report", str(presets_dir), "--no-images"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"report: {presets_dir / 'report.html'} (7 charts")
+    assert out.startswith(f"report: {presets_dir / 'report.html'} (11 charts")
     assert (presets_dir / "report.html").exists() and not (presets_dir / "charts").exists()
     page = (presets_dir / "report.html").read_text()
     assert "<th>policy</th>" in page  # the summary's header says what its rows are
+    for header in ("2-year revenue P10 / P50 / P90", "NPV P10 / P50 / P90", "P(NPV &lt; 0)"):
+        assert f"<th>{header}" in page, header
     assert page.count("<div class=table-wrap>") == 2  # tables scroll in their own box
 
 

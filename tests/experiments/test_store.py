@@ -142,7 +142,7 @@ def test_cli_exits_non_zero_saying_how_many_failed(
     assert run_cli("run", path, "--out", tmp_path / "out") == 1
     captured = capsys.readouterr()
     assert "3 of 12 runs failed" in captured.err.strip().splitlines()[-1]
-    assert "point" in captured.out and "revenue_total_usd" in captured.out
+    assert "point" in captured.out and "P(<0)" in captured.out  # the summary table
 
 
 def test_parts_agree_on_column_types() -> None:
