@@ -51,7 +51,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if key in overrides:  # as a config refuses a key written twice
             raise ConfigError(key, value, f"each parameter once (--set {key} is given twice)")
         overrides[key] = value
-    params = parameters.build(args.market, args.policy, overrides)
+    from experiments import policy_file
+
+    policy = policy_file.resolve(args.policy, "--policy")  # a preset or a policy file
+    params = parameters.build(args.market, policy, overrides)
     if not 0 < args.years <= parameters.MAX_YEARS:  # written this way so that NaN fails too
         raise ConfigError("years", args.years, f"a number of years in (0, {parameters.MAX_YEARS}]")
     if args.seed < 0:  # numpy's SeedSequence would raise a bare ValueError mid-run
@@ -410,7 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="run one simulation and write its three tables")
     sim.add_argument("--market", default="japan", help="market profile (japan, us)")
-    sim.add_argument("--policy", default="hybrid", help="policy preset")
+    sim.add_argument(
+        "--policy", default="hybrid", help="policy preset, or a policy file (FILE.toml)"
+    )
     sim.add_argument("--years", type=float, default=5.0, help="horizon in years")
     sim.add_argument("--seed", type=int, default=0, help="root seed")
     sim.add_argument(
@@ -432,6 +437,12 @@ def build_parser() -> argparse.ArgumentParser:
     from experiments.calibration.command import add_parser as add_calibrate_parser
 
     add_calibrate_parser(sub)
+    from experiments.optimization.command import add_parser as add_optimize_parser
+
+    add_optimize_parser(sub)
+    from experiments.explain import add_parser as add_explain_parser
+
+    add_explain_parser(sub)
     return parser
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from agents import parameters
 from agents.parameters import MAX_YEARS, MISSING, ConfigError, frozen, is_integer, is_real
+from experiments import policy_file
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 SAMPLED_DESIGNS = ("lhs", "sobol", "morris")
@@ -376,7 +377,7 @@ def _validate(config: ExperimentConfig) -> None:
     for key, low, high in (("replications", 1, 1_000_000), ("seed", 0, 2**63 - 1)):
         object.__setattr__(config, key, _check_int(key, getattr(config, key), low, high))
     _check_name("base.market", config.market, parameters.market_names())
-    _check_name("base.policy", config.policy, list(parameters.PRESETS))
+    policy = policy_file.resolve(config.policy, "base.policy")  # a preset or a policy file
     _validate_sweep_options(config.sweep)
     counts = {k: getattr(config.sweep, k) for k in ("samples", "levels")}
     counts = {k: int(v) for k, v in counts.items() if v is not None}  # numpy ints too
@@ -416,7 +417,7 @@ def _validate(config: ExperimentConfig) -> None:
                 f"a parameter that is not swept (sweep.parameters.{swept[key]} sets {key})",
             )
     try:
-        base = parameters.build(config.market, config.policy, overrides)
+        base = parameters.build(config.market, policy, overrides)
     except ConfigError as err:
         raise _rekeyed(err, "base.set", overrides) from None
     # sorted: the order of [base.set] lines changes nothing, so it must not change the hash
@@ -506,20 +507,23 @@ def _validate_sweep_options(sweep: Sweep) -> None:
         )
 
 
-def _base_combinations(config: ExperimentConfig) -> list[tuple[str, str]]:
+def _base_combinations(config: ExperimentConfig) -> list[tuple[str, parameters.Policy]]:
     """(market, policy) pairs a swept value must be valid for."""
     named = {p.key: p.values for p in config.sweep.listed if p.key in NAMED_SWEEPS}
     for key, names in named.items():
         if not names:
             raise _error(f"sweep.parameters.{key}", [], "a non-empty list of names")
-        allowed = parameters.market_names() if key == "market" else list(parameters.PRESETS)
         for name in names:
-            _check_name(f"sweep.parameters.{key}", name, allowed)
+            if key == "market":
+                _check_name(f"sweep.parameters.{key}", name, parameters.market_names())
+            else:  # a preset or a policy file
+                policy_file.resolve(name, f"sweep.parameters.{key}")
         if len(set(names)) != len(names):
             raise _error(f"sweep.parameters.{key}", list(names), "distinct names")
     markets = named.get("market", (config.market,))
-    presets = named.get("policy", (config.policy,))
-    return [(m, p) for m in markets for p in presets]
+    names = named.get("policy", (config.policy,))
+    policies = [policy_file.resolve(name, "sweep.parameters.policy") for name in names]
+    return [(m, p) for m in markets for p in policies]
 
 
 def _validate_parameter(
@@ -567,7 +571,12 @@ def _validate_parameter(
 
 
 def _build_one(
-    market: str, preset: str, overrides: dict[str, Any], key: str, value: Any, where: str
+    market: str,
+    preset: parameters.Policy,
+    overrides: dict[str, Any],
+    key: str,
+    value: Any,
+    where: str,
 ) -> parameters.Parameters:
     try:
         return parameters.build(market, preset, {**overrides, key: value})

@@ -25,6 +25,7 @@ import polars as pl
 
 from agents import parameters
 from agents.parameters import ConfigError, Parameters, frozen
+from experiments import policy_file
 from experiments.config import NAMED_SWEEPS, ExperimentConfig, SweptParameter
 from sim.run import RunSpec
 
@@ -179,7 +180,7 @@ def point_parameters(config: ExperimentConfig, point: DesignPoint, cache: dict) 
     """The model parameters of a design point; a bad combination names the swept key."""
     market, preset = point.market(config), point.policy(config)
     if (market, preset) not in cache:
-        cache[market, preset] = (parameters.load_market(market), parameters.load_preset(preset))
+        cache[market, preset] = (parameters.load_market(market), policy_file.resolve(preset))
     overrides = point.overrides(config)
     try:
         return parameters.build(*cache[market, preset], overrides)

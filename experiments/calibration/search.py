@@ -281,28 +281,50 @@ def search(
     `stored` are the study's trials so far (numbers 0..len-1); `store` adds one to the study.
     Trial j is proposed once trials 0..j-2 are stored, from exactly those.
     """
+
+    def start(slot: int, visible: list[Any]) -> Candidate:
+        values = propose(calibration, slot, visible)
+        candidate = Candidate(key=slot, values=values)
+        try:
+            candidate.specs = candidate_specs(calibration, values, calibration.seed, slot)
+        except ConfigError as err:  # e.g. a free minimum above its free maximum
+            candidate.error = f"invalid parameters: {err}"
+        return candidate
+
+    schedule(stored, pipeline, store, trials, start, lambda c: finish(calibration, c), progress)
+
+
+def schedule(
+    stored: list[Any],
+    pipeline: Pipeline,
+    store: Callable[[Any], Any],
+    trials: int,
+    start: Callable[[int, list[Any]], Candidate],
+    finish: Callable[[Candidate], Any],
+    progress: Callable[[Any], None] | None = None,
+) -> None:
+    """The search loop any study shares: trials proposed in order, DEPTH in flight.
+
+    `start(slot, visible)` proposes trial `slot` from the stored trials it may see (numbers
+    0..slot-DEPTH) and returns its candidate, with specs or an error; `finish(candidate)`
+    turns a candidate whose runs are done (or that has none) into what `store` adds to the
+    study, which has the trial's `number`. Trials are stored in order as they finish.
+    """
     history = list(stored)
     told = len(history)
     next_slot = told
-    done: dict[int, Finished] = {}
+    done: dict[int, Any] = {}
     while told < trials:
         while next_slot < trials and next_slot - told < DEPTH:
             visible = [t for t in history if t.number <= next_slot - DEPTH]
-            values = propose(calibration, next_slot, visible)
-            candidate = Candidate(key=next_slot, values=values)
-            try:
-                candidate.specs = candidate_specs(
-                    calibration, values, calibration.seed, design_point=next_slot
-                )
-            except ConfigError as err:  # e.g. a free minimum above its free maximum
-                candidate.error = f"invalid parameters: {err}"
-            if candidate.specs:
+            candidate = start(next_slot, visible)
+            if candidate.specs and candidate.error is None:
                 pipeline.add(candidate)
             else:
-                done[next_slot] = finish(calibration, candidate)
+                done[next_slot] = finish(candidate)
             next_slot += 1
         for candidate in pipeline.finished():
-            done[candidate.key] = finish(calibration, candidate)
+            done[candidate.key] = finish(candidate)
         while told in done:
             finished = done.pop(told)
             history.append(_stored(store, finished))
@@ -311,7 +333,7 @@ def search(
             told += 1
 
 
-def _stored(store: Callable[[Finished], Any], finished: Finished) -> Any:
+def _stored(store: Callable[[Any], Any], finished: Any) -> Any:
     trial = store(finished)
     if trial.number != finished.number:  # the study holds only this search's trials, in order
         raise RuntimeError(f"trial {finished.number} was stored as {trial.number}")

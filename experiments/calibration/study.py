@@ -47,48 +47,18 @@ MANAGED = [
 
 def check_destination(root: Path, calibration: Calibration, *, fresh: bool) -> None:
     """Refuse, before writing anything, a DIR this calibration cannot write to."""
-    if root.exists() and not root.is_dir():
-        raise StoreError(f"--out: {str(root)!r} exists and is not a directory")
-    for parent in root.absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise StoreError(f"--out: got {str(root)!r}, expected a directory path")
-            break
-    if not root.is_dir():
-        return
-    if not (root / MANIFEST).exists():
-        foreign = sorted(p.name for p in root.iterdir() if p.name != LOCK)
-        if foreign:
-            found = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise StoreError(
-                f"--out: {str(root)!r} holds {found} but no {MANIFEST}, expected a new or "
-                "empty directory or one made by `partnersim calibrate`"
-            )
-        return
-    manifest = read_manifest(root)
-    if fresh:
-        return
-    if manifest.get("study_hash") != calibration.study_hash:
-        raise StoreError(
-            f"{root} holds the study of another calibration file ({manifest.get('name')!r}, "
-            f"hash {manifest.get('study_hash')} != {calibration.study_hash}"
-            f"{_difference(manifest.get('calibration_canonical'), calibration)}); "
-            "use --fresh to start over or --out for another directory"
-        )
-    ours = model_hash()
-    if manifest.get("model_hash") != ours:
-        raise StoreError(
-            f"{root} holds a study made by other model code (model hash "
-            f"{manifest.get('model_hash')} != {ours}); its trials would not compare with new "
-            "ones: use --fresh to start over or --out for another directory"
-        )
+    Directory.check_destination(root, calibration, fresh=fresh)
 
 
-def _difference(stored: Any, calibration: Calibration) -> str:
+def read_manifest(root: Path) -> dict[str, Any]:
+    return Directory.read_manifest(root)
+
+
+def _difference(stored: Any, spec: Any) -> str:
     """'; KEY: got OURS, DIR has THEIRS' for the first setting that differs."""
     if not isinstance(stored, dict):
         return ""
-    ours = json.loads(json.dumps(calibration.canonical(), default=repr))
+    ours = json.loads(json.dumps(spec.canonical(), default=repr))
     for key in [*ours, *stored]:
         if ours.get(key) != stored.get(key):
             mine, theirs = _brief(ours.get(key)), _brief(stored.get(key))
@@ -101,27 +71,76 @@ def _brief(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def read_manifest(root: Path) -> dict[str, Any]:
-    path = root / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise StoreError(
-            f"{path}: unreadable ({reason}), expected the manifest `partnersim calibrate` "
-            "writes (--fresh replaces it)"
-        ) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else manifest
-        raise StoreError(f"{path}: format {found!r}, expected {FORMAT} (--fresh replaces it)")
-    return manifest
-
-
 class Directory:
-    """DIR opened for a calibration: locked, manifest written, the study loaded."""
+    """DIR opened for a calibration: locked, manifest written, the study loaded.
 
-    def __init__(self, root: Path, calibration: Calibration, text: str, *, fresh: bool) -> None:
-        check_destination(root, calibration, fresh=fresh)
+    Another search (`partnersim optimize`) shares it by overriding the class settings below,
+    `directions` and `store`; `spec` is anything with `name`, `study_hash` and `canonical()`.
+    """
+
+    MANIFEST = MANIFEST
+    STUDY_NAME = STUDY_NAME
+    MANAGED = MANAGED
+    COMMAND = "calibrate"  # `partnersim calibrate`, in messages
+    KIND = "calibration"  # "another calibration file"; manifest keys calibration_text, ...
+
+    @classmethod
+    def check_destination(cls, root: Path, spec: Any, *, fresh: bool) -> None:
+        """Refuse, before writing anything, a DIR this search cannot write to."""
+        if root.exists() and not root.is_dir():
+            raise StoreError(f"--out: {str(root)!r} exists and is not a directory")
+        for parent in root.absolute().parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise StoreError(f"--out: got {str(root)!r}, expected a directory path")
+                break
+        if not root.is_dir():
+            return
+        if not (root / cls.MANIFEST).exists():
+            foreign = sorted(p.name for p in root.iterdir() if p.name != LOCK)
+            if foreign:
+                found = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+                raise StoreError(
+                    f"--out: {str(root)!r} holds {found} but no {cls.MANIFEST}, expected a new "
+                    f"or empty directory or one made by `partnersim {cls.COMMAND}`"
+                )
+            return
+        manifest = cls.read_manifest(root)
+        if fresh:
+            return
+        if manifest.get("study_hash") != spec.study_hash:
+            raise StoreError(
+                f"{root} holds the study of another {cls.KIND} file ({manifest.get('name')!r}, "
+                f"hash {manifest.get('study_hash')} != {spec.study_hash}"
+                f"{_difference(manifest.get(f'{cls.KIND}_canonical'), spec)}); "
+                "use --fresh to start over or --out for another directory"
+            )
+        ours = model_hash()
+        if manifest.get("model_hash") != ours:
+            raise StoreError(
+                f"{root} holds a study made by other model code (model hash "
+                f"{manifest.get('model_hash')} != {ours}); its trials would not compare with "
+                "new ones: use --fresh to start over or --out for another directory"
+            )
+
+    @classmethod
+    def read_manifest(cls, root: Path) -> dict[str, Any]:
+        path = root / cls.MANIFEST
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            reason = getattr(err, "strerror", None) or type(err).__name__
+            raise StoreError(
+                f"{path}: unreadable ({reason}), expected the manifest `partnersim "
+                f"{cls.COMMAND}` writes (--fresh replaces it)"
+            ) from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            found = manifest.get("format") if isinstance(manifest, dict) else manifest
+            raise StoreError(f"{path}: format {found!r}, expected {FORMAT} (--fresh replaces it)")
+        return manifest
+
+    def __init__(self, root: Path, spec: Any, text: str, *, fresh: bool) -> None:
+        self.check_destination(root, spec, fresh=fresh)
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -129,22 +148,22 @@ class Directory:
                 f"--out: cannot create {str(root)!r} ({err.strerror or err})"
             ) from None
         self.root = root
-        self.calibration = calibration
+        self.calibration = self.spec = spec
         self._lock_fd: int | None = None
         self._lock()
         if fresh:
             self._remove_managed()
-        path = root / MANIFEST
+        path = root / self.MANIFEST
         if path.exists():
-            self.manifest = read_manifest(root)
+            self.manifest = self.read_manifest(root)
         else:
             self.manifest = {
                 "format": FORMAT,
-                "name": calibration.name,
-                "study_hash": calibration.study_hash,
+                "name": spec.name,
+                "study_hash": spec.study_hash,
                 "model_hash": model_hash(),
-                "calibration_text": text,
-                "calibration_canonical": calibration.canonical(),
+                f"{self.KIND}_text": text,
+                f"{self.KIND}_canonical": spec.canonical(),
                 "created": now(),
                 "git_commit": git_commit(),
                 "versions": versions(),
@@ -152,6 +171,11 @@ class Directory:
             }
             self.write_manifest()
         self.study = self._open_study()
+
+    @property
+    def directions(self) -> list[str]:
+        """The study's objective directions (a calibration minimizes its loss)."""
+        return ["minimize"]
 
     def _lock(self) -> None:
         try:
@@ -164,12 +188,12 @@ class Directory:
         except OSError:
             os.close(fd)
             raise StoreError(
-                f"{self.root}: another `partnersim calibrate` is using this directory"
+                f"{self.root}: another `partnersim {self.COMMAND}` is using this directory"
             ) from None
         self._lock_fd = fd
 
     def _remove_managed(self) -> None:
-        for name in MANAGED:
+        for name in self.MANAGED:
             path = self.root / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -185,8 +209,8 @@ class Directory:
             storage = optuna.storages.RDBStorage(url=url)
             study = optuna.create_study(
                 storage=storage,
-                study_name=STUDY_NAME,
-                direction="minimize",
+                study_name=self.STUDY_NAME,
+                directions=self.directions,
                 load_if_exists=True,
             )
         except Exception as err:  # sqlalchemy's and optuna's errors: a damaged database
@@ -196,11 +220,11 @@ class Directory:
                 "--fresh starts over"
             ) from None
         if not study.user_attrs:
-            study.set_user_attr("study_hash", self.calibration.study_hash)
-            study.set_user_attr("name", self.calibration.name)
-        elif study.user_attrs.get("study_hash") != self.calibration.study_hash:
+            study.set_user_attr("study_hash", self.spec.study_hash)
+            study.set_user_attr("name", self.spec.name)
+        elif study.user_attrs.get("study_hash") != self.spec.study_hash:
             raise StoreError(
-                f"{self.root / STUDY}: the study of another calibration file; --fresh starts over"
+                f"{self.root / STUDY}: the study of another {self.KIND} file; --fresh starts over"
             )
         return study
 
@@ -239,9 +263,9 @@ class Directory:
     def write_manifest(self) -> None:
         text = json.dumps(self.manifest, indent=2, default=str) + "\n"
         try:
-            write_bytes_atomically(self.root / MANIFEST, text.encode())
+            write_bytes_atomically(self.root / self.MANIFEST, text.encode())
         except OSError as err:
-            raise WriteError(self.root / MANIFEST, err) from None
+            raise WriteError(self.root / self.MANIFEST, err) from None
 
     def start_session(self, **fields: Any) -> None:
         self.manifest["sessions"].append({"started": now(), **fields, "status": "running"})
