@@ -430,11 +430,18 @@ class ClientOrganization(mesa.Agent):
         return rate
 
     def attendees(self, random) -> list[int]:
-        """Who comes to a group meeting (one draw each); the decider when nobody else does."""
-        attendance = self.model.params.market.attendance
+        """Who comes to a group meeting (one draw each); the decider when nobody else does.
+
+        A buying center larger than `meeting_seats` is met in parts: each stakeholder attends
+        with `attendance * seats / N`, so every extra stakeholder makes each meeting cover a
+        smaller share of the center (rules.attendance_probability).
+        """
+        market = self.model.params.market
+        size = len(self.trust)
+        attendance = rules.attendance_probability(market.attendance, market.meeting_seats, size)
         if attendance >= 1.0:
-            return list(range(len(self.trust)))
-        return [i for i in range(len(self.trust)) if random() < attendance] or [0]
+            return list(range(size))
+        return [i for i in range(size) if random() < attendance] or [0]
 
     def stall_left_days(self, deal: Deal) -> float | None:
         """Days until the opportunity stalls if nothing progresses; None when stalls are off."""

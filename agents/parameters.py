@@ -225,6 +225,13 @@ class Market(_Group):
     attendance: float = param(
         0.8, "probability", 0, 1, "chance a stakeholder attends a group meeting"
     )
+    meeting_seats: int = param(
+        50,
+        "people",
+        1,
+        50,
+        "most stakeholders one meeting can take: a larger center is met in parts",
+    )
     meeting_accept_prob: float = param(0.8, "probability", 0, 1, "chance a meeting is accepted")
     stall_days: float = param(150.0, "days", 0, 3650, "days without progress before a loss")
     wiifm_meetings: int = param(0, "meetings", 0, 100, "meetings before buyers expect a proposal")

@@ -272,3 +272,11 @@ def perpetuity_value(yearly_usd: float, churn: float, rate: float) -> float:
     if rate + (1.0 - keep) <= 0.0:
         return 0.0  # no discount and no churn: no finite value
     return yearly_usd * keep / (rate + 1.0 - keep)
+
+
+def attendance_probability(attendance: float, seats: int, stakeholders: int) -> float:
+    """Chance a stakeholder attends a group meeting: `attendance`, scaled by seats / N when
+    the buying center has more stakeholders than a meeting takes; in [0, 1]."""
+    if stakeholders <= seats:
+        return clamp(attendance)
+    return clamp(attendance * seats / stakeholders)
