@@ -20,9 +20,9 @@ SEED = 20261127  # quickstart.toml
 POINTS = [(m, p) for m in ("japan", "us") for p in ("us_urgency", "jp_relationship", "hybrid")]
 
 EXPECTED = {
-    "runs": "b383344ee19117f3",
-    "monthly": "e3b5c3aeae1be798",
-    "deals": "53369b3c1faf4031",
+    "runs": "dce0f710fec2b761",
+    "monthly": "223a6cb22dc81f4c",
+    "deals": "eb00cc14b8915b66",
 }
 
 
