@@ -59,7 +59,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="split an outcome's difference between two policies among the levers (Shapley)",
         description="Split the difference in an outcome between two policies among the "
         "levers where they differ: Shapley values over those levers, every coalition run on "
-        "the same replications (common random numbers), each with a 95%% interval over "
+        "the same replications (common random numbers), each with a 95% interval over "
         "replications; written as DIR/shapley.parquet and DIR/explain.html.",
     )
     parser.add_argument("--market", default="japan", help="market profile (default japan)")

@@ -193,7 +193,12 @@ def shapley_chart(
     )
     base = alt.Chart().encode(y=y, tooltip=tooltip)
     bar = base.mark_bar(size=16).encode(
-        x=alt.X("value:Q", title=x_title, axis=alt.Axis(format=x_format)), color=color
+        x=alt.X(
+            "value:Q",
+            title=x_title,
+            axis=alt.Axis(format=x_format, tickCount=6, labelOverlap="greedy"),
+        ),
+        color=color,
     )
     whisker = base.mark_rule(color="black").encode(x="lo:Q", x2="hi:Q")
     zero = alt.Chart().mark_rule(color=GREYS[1]).encode(x=alt.datum(0))

@@ -15,7 +15,6 @@ resumed search rebuilds its populations from the study.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -202,7 +201,3 @@ def front(problem: Problem, points: list[tuple[int, tuple[float, ...]]]) -> list
     ]
     kept.sort(key=lambda kv: (objective_key(problem, kv[1]), kv[0]))
     return [key for key, _ in kept]
-
-
-def finite(value: float) -> float:
-    return value if math.isfinite(value) else math.copysign(1e300, value)
