@@ -398,6 +398,7 @@ class ClientOrganization(mesa.Agent):
                 continue
             yield rep.meeting(1.0)
             deal.meetings += 1
+            m.meetings_this_month += 1
             present = self.attendees(random)
             if m.pressure_per_meeting > 0:  # deadlines pushed on those not yet at ease
                 self.press(present)

@@ -360,7 +360,7 @@ class Policy(_Group):
     target_per_rep_usd: float = param(500_000.0, "USD/rep/year", 0, MAX_USD, "bookings target")
     patience_months: int = param(36, "months", 0, 1200, "months before the vendor may exit")
     review_months: int = param(3, "months", 1, 120, "months between vendor reviews")
-    exit_threshold: float = param(0.4, "share of target", 0, 10, "bookings share that passes")
+    exit_threshold: float = param(0.3, "share of target", 0, 10, "bookings share that passes")
     forecast_weight: float = param(
         0.5, "share", 0, 1, "share of its pipeline forecast the vendor counts at a review"
     )

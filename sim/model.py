@@ -99,6 +99,7 @@ class PartnershipModel(mesa.Model):
         self._month_revenue = dict.fromkeys(("new", "renewal", "expansion"), 0.0)
         self._month_costs = 0.0
         self._month_margin = 0.0
+        self.meetings_this_month = 0  # selling meetings held, for the observer
         self.margin_paid_usd = 0.0  # the partner's margin on what it sold
         self.net_cash_usd = 0.0  # cumulative: revenue less the partner's margin and costs
         self.churned_accounts = 0
@@ -286,6 +287,7 @@ class PartnershipModel(mesa.Model):
             self._month_revenue = dict.fromkeys(self._month_revenue, 0.0)
             self._month_costs = 0.0
             self._month_margin = 0.0
+            self.meetings_this_month = 0
 
     def step(self) -> None:
         """Mesa adapter: advance the SimPy clock by one month and collect the model reporters."""
