@@ -20,9 +20,9 @@ SEED = 20261127  # quickstart.toml
 POINTS = [(m, p) for m in ("japan", "us") for p in ("us_urgency", "jp_relationship", "hybrid")]
 
 EXPECTED = {
-    "runs": "dce0f710fec2b761",
-    "monthly": "223a6cb22dc81f4c",
-    "deals": "eb00cc14b8915b66",
+    "runs": "f1fbd81521e5d36a",
+    "monthly": "279058067f7fadce",
+    "deals": "bacce096e140cd07",
 }
 
 
