@@ -109,7 +109,7 @@ def column_values(problem: Problem, runs: pl.DataFrame) -> dict[str, list[float 
 
 def evaluate(problem: Problem, values: dict[str, list[float | None]]) -> Evaluation:
     """Objectives and constraints from the runs' outcome columns (`column_values`)."""
-    frame = _frame(values)
+    frame = frame_of(values)
     objectives = []
     for objective in problem.objectives:
         value = mean(run_values(frame, objective.outcome))
@@ -129,14 +129,14 @@ def evaluate(problem: Problem, values: dict[str, list[float | None]]) -> Evaluat
     )
 
 
-def _frame(values: dict[str, list[float | None]]) -> pl.DataFrame:
+def frame_of(values: dict[str, list[float | None]]) -> pl.DataFrame:
     """The stored values as a frame: floats, booleans as 1.0 and 0.0, null where undefined."""
     return pl.DataFrame({c: pl.Series(c, v, dtype=pl.Float64) for c, v in values.items()})
 
 
 def estimates(problem: Problem, values: dict[str, list[float | None]]) -> dict[str, float | None]:
     """Each objective's and constraint's outcome, by label: its mean or share over runs."""
-    frame = _frame(values)
+    frame = frame_of(values)
     found: dict[str, float | None] = {}
     for outcome in [o.outcome for o in problem.objectives] + [
         c.outcome for c in problem.constraints

@@ -52,7 +52,7 @@ def outcome_row(
         return row
     for label, value in outcomes.estimates(problem, values).items():
         row[prefix + label] = value
-    frame = outcomes._frame(values)
+    frame = outcomes.frame_of(values)
     for c in problem.constraints:
         try:
             b = outcomes.bound(outcomes.run_values(frame, c.outcome), c, problem.confidence)
@@ -201,7 +201,7 @@ def summary_frame(problem: Problem, table: pl.DataFrame) -> pl.DataFrame:
     for (label,), group in table.group_by("policy", maintain_order=True):
         values = {c: group[c].to_list() for c in problem.outcomes}
         row: dict[str, Any] = {"policy": label, "kind": group["kind"][0], "runs": group.height}
-        frame = outcomes._frame(values)
+        frame = outcomes.frame_of(values)
         for o in problem.objectives:
             x = outcomes.run_values(frame, o.outcome)
             x = x[np.isfinite(x)]

@@ -18,7 +18,7 @@ from experiments.optimization.problem import Problem
 from experiments.report.standalone import Figure, Text, table_html, write_page
 
 
-def _format(problem: Problem, share: bool) -> str:
+def _format(share: bool) -> str:
     from experiments import charts
 
     return charts.SHARE if share else charts.MONEY
@@ -63,7 +63,7 @@ def trials_figures(problem: Problem, trials: pl.DataFrame) -> list[Figure]:
             frame,
             title=f"{o.label} by trial",
             y_title=o.label,
-            y_format=_format(problem, o.outcome.share),
+            y_format=_format(o.outcome.share),
             subtitle=f"mean over {problem.replications} replications (seed {problem.seed})",
         )
         figures.append(Figure(f"trials-{_slug(o.label)}", f"{o.label} by trial", caption, chart))
@@ -86,8 +86,8 @@ def trials_figures(problem: Problem, trials: pl.DataFrame) -> list[Figure]:
             title="The Pareto front",
             x_title=x.label,
             y_title=y.label,
-            x_format=_format(problem, x.outcome.share),
-            y_format=_format(problem, y.outcome.share),
+            x_format=_format(x.outcome.share),
+            y_format=_format(y.outcome.share),
         )
         figures.append(Figure("front", "The Pareto front", caption, chart))
     return figures
@@ -115,7 +115,7 @@ def outcome_figures(problem: Problem, table: pl.DataFrame) -> list[Figure]:
         rows = []
         for label in order:
             group = table.filter(pl.col("policy") == label)
-            frame = outcomes._frame({outcome.column: group[outcome.column].to_list()})
+            frame = outcomes.frame_of({outcome.column: group[outcome.column].to_list()})
             x = outcomes.run_values(frame, outcome)
             x = x[np.isfinite(x)]
             rows.append((label, x))
@@ -157,7 +157,7 @@ def outcome_figures(problem: Problem, table: pl.DataFrame) -> list[Figure]:
                 frame,
                 title=title,
                 x_title=outcome.label,
-                x_format=_format(problem, False),
+                x_format=_format(False),
                 subtitle=subtitle,
                 series_order=order,
                 series_title="policy",

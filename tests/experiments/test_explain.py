@@ -151,3 +151,43 @@ def test_a_split_through_the_model_adds_up_gives_a_null_lever_nothing_and_resume
     err = capsys.readouterr().err
     assert "resuming: 24 of 24 runs already stored" in err
     assert pl.read_parquet(out / "shapley.parquet").equals(table)
+
+
+@pytest.mark.slow
+def test_a_split_killed_with_sigkill_resumes_and_equals_an_uninterrupted_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from experiments import runner
+    from tests.experiments.decision_helpers import _threads
+
+    argv = ["--from", "us_urgency", "--to", "hybrid", *TINY, "--replications", 10]
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "experiments.cli", "explain", *map(str, argv)]
+    command += ["--out", str(out), "--workers", "1", "--no-images"]
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while not list((out / "runs").glob("part-*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+    time.sleep(0.5)  # the killed driver's worker follows it (parent-death signal)
+    stored = pl.scan_parquet(out / "runs" / "*.parquet").select("run_id").collect().height
+    assert 0 < stored < 160, "the kill should land mid-sweep"
+    monkeypatch.setattr(runner, "make_executor", _threads)  # the rest in this process
+    assert explain(*argv, "--out", out, "--no-images") == 0
+    assert f"resuming: {stored} of 160 runs already stored" in capsys.readouterr().err
+    ids = pl.scan_parquet(out / "runs" / "*.parquet").select("run_id").collect()["run_id"]
+    assert ids.len() == ids.n_unique() == 160  # nothing lost, nothing run twice
+    straight = tmp_path / "straight"
+    assert explain(*argv, "--out", straight, "--no-images") == 0
+    split = [pl.read_parquet(d / "shapley_replications.parquet") for d in (out, straight)]
+    assert split[0].equals(split[1])
