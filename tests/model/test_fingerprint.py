@@ -20,9 +20,9 @@ SEED = 20261127  # quickstart.toml
 POINTS = [(m, p) for m in ("japan", "us") for p in ("us_urgency", "jp_relationship", "hybrid")]
 
 EXPECTED = {
-    "runs": "f1fbd81521e5d36a",
-    "monthly": "279058067f7fadce",
-    "deals": "bacce096e140cd07",
+    "runs": "39b4ff57228877de",
+    "monthly": "27289d39bdf4d1b7",
+    "deals": "16689f82b2793073",
 }
 
 
