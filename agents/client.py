@@ -403,11 +403,16 @@ class ClientOrganization(mesa.Agent):
             if m.pressure_per_meeting > 0:  # deadlines pushed on those not yet at ease
                 self.press(present)
             cosold = m.coselling_share > 0 and random() < m.coselling_share
-            if random() < (m.coselling_misread_chance if cosold else rep.meeting_misread_chance):
+            if random() < rep.meeting_misread_chance:  # the rep misreads its own client
                 deal.misreads += 1
                 favoured = None
             else:
                 favoured = self.meeting_outcome(present, random)
+            if cosold and random() < m.coselling_misread_chance:
+                # vendor staff read "we will consider it" as a yes: the rep still reads the
+                # room, but the vendor hears a step towards a close
+                deal.misreads += 1
+                deal.forecast_misreads += 1
             if favoured:
                 self.favour(favoured, alpha_factor=m.coselling_alpha_factor if cosold else 1.0)
                 self.last_progress_day = env.now
