@@ -20,9 +20,9 @@ SEED = 20261127  # quickstart.toml
 POINTS = [(m, p) for m in ("japan", "us") for p in ("us_urgency", "jp_relationship", "hybrid")]
 
 EXPECTED = {
-    "runs": "39b4ff57228877de",
-    "monthly": "27289d39bdf4d1b7",
-    "deals": "16689f82b2793073",
+    "runs": "94252ce2d020b202",
+    "monthly": "65aca20a8e572450",
+    "deals": "b1c5733723263e30",
 }
 
 
