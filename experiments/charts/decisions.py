@@ -54,7 +54,12 @@ def trials_chart(
     points = (
         alt.Chart()
         .mark_circle(size=36, opacity=0.85)
-        .encode(x=alt.X("trial:Q", title="trial"), y=y, color=_status_color(), tooltip=tooltip)
+        .encode(
+            x=alt.X("trial:Q", title="trial", axis=alt.Axis(format="d", tickMinStep=1)),
+            y=y,
+            color=_status_color(),
+            tooltip=tooltip,
+        )
     )
     best = (
         alt.Chart()
