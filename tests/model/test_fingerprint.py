@@ -20,9 +20,9 @@ SEED = 20261127  # quickstart.toml
 POINTS = [(m, p) for m in ("japan", "us") for p in ("us_urgency", "jp_relationship", "hybrid")]
 
 EXPECTED = {
-    "runs": "94252ce2d020b202",
-    "monthly": "65aca20a8e572450",
-    "deals": "b1c5733723263e30",
+    "runs": "36758b8c2759cb05",
+    "monthly": "dbf87aec1c5e548b",
+    "deals": "01e4e6af68288711",
 }
 
 
