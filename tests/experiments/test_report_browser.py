@@ -261,11 +261,14 @@ def test_presets_report_charts_and_captions(presets_figures):
     assert "x " not in caption and "$" in caption  # dollars, as the chart: no ratio
     # The stakeholders' trust covers only some runs: the caption says how many.
     assert " of 3 (" in figures["trust"].caption
-    # A policy that wins no deal in a market in two years keeps its row, which says so.
+    # Every policy keeps its row in each market, and a row with no won deal has no quantiles
+    # (test_charts checks that the chart labels such a row "no deal won").
     days = figures["days_to_close"].chart.to_dict()
     rows = next(iter(days["datasets"].values()))
-    empty = [r for r in rows if r["n"] == 0]
-    assert empty and all(r["q1"] is None and r["p05"] is None for r in empty)
+    assert {(r["market"], r["series"]) for r in rows} == {
+        (m, p) for m in ("japan", "us") for p in ("us_urgency", "jp_relationship", "hybrid")
+    }
+    assert all(r["q1"] is None and r["p05"] is None for r in rows if r["n"] == 0)
     assert builder.series_title == "policy"
 
 
