@@ -7,8 +7,9 @@ organization (trust T, ceiling T_max, favourable count n, commitment C, need; in
 decider), which is faster than one agent each for 4-15 people. An opportunity ends won, lost
 to a competitor, in no decision, or stalled.
 Processes: `selling` (one opportunity from first contact to decision), `nurturing`
-(non-selling nemawashi contacts), `circulating_ringi`, `maintaining_account` (renewal,
-expansion, churn) and `suffering_incidents` while the product is in use.
+(non-selling nemawashi contacts) and `circulating_ringi`. The buying center's trust updates
+are in `agents/stakeholders.py`, the account's life after a win (`maintaining_account`,
+`suffering_incidents`) in `agents/account.py`, the deal record in `agents/deal.py`.
 """
 
 from __future__ import annotations
@@ -19,62 +20,17 @@ from typing import TYPE_CHECKING
 import mesa
 
 from agents import rules
+from agents.account import AccountLife
+from agents.deal import DEAL_FIELDS, OUTCOMES, STAGES, Deal
+from agents.stakeholders import Stakeholders
 
 if TYPE_CHECKING:
     from agents.rep import SalesRep
 
-STAGES = ("prospect", "engaged", "evaluation", "ringi", "customer", "churned", "lost")
-OUTCOMES = ("won", "lost_competitor", "no_decision", "stalled", "open")
-
-DEAL_FIELDS = (
-    "client",
-    "market",
-    "stakeholders",
-    "rep",
-    "first_contact_day",
-    "pitch_day",
-    "comfort_day",
-    "proposal_day",
-    "evaluation_day",
-    "ringi_start_day",
-    "decision_day",
-    "outcome",
-    "value_usd",
-    "meetings",
-    "nurture_contacts",
-    "documents",
-    "misreads",
-    "ringi_rounds",
-    "overselling_discovered",
-    "incidents",
-    "warm",
-    "blockers",
-    "forecast_misreads",
-)
+__all__ = ["DEAL_FIELDS", "OUTCOMES", "STAGES", "ClientOrganization", "Deal"]
 
 
-class Deal:
-    """One opportunity's record; appended to the recorder when the opportunity opens."""
-
-    __slots__ = DEAL_FIELDS
-
-    def __init__(
-        self, client: int, market: str, stakeholders: int, rep: int, day: float, warm: bool
-    ) -> None:
-        self.client, self.market, self.stakeholders, self.rep = client, market, stakeholders, rep
-        self.warm = warm
-        self.blockers = self.forecast_misreads = 0
-        self.first_contact_day = day
-        self.pitch_day = self.comfort_day = self.proposal_day = None
-        self.evaluation_day = self.ringi_start_day = self.decision_day = None
-        self.outcome = "open"
-        self.value_usd = 0.0
-        self.meetings = self.nurture_contacts = self.documents = self.misreads = 0
-        self.ringi_rounds = self.incidents = 0
-        self.overselling_discovered = False
-
-
-class ClientOrganization(mesa.Agent):
+class ClientOrganization(Stakeholders, AccountLife, mesa.Agent):
     """A client organization of one market, with its buying center and account."""
 
     def __init__(self, model, index: int, rng_population, rngs) -> None:
@@ -167,157 +123,6 @@ class ClientOrganization(mesa.Agent):
 
     def mean_commitment(self) -> float:
         return sum(self.commitment) / len(self.commitment)
-
-    # ---------------------------------------------------------------- trust updates
-    def _settle(self, i: int) -> None:
-        """Bring stakeholder i's comfort flag up to date after its trust changed."""
-        now = rules.is_comfortable(self.trust[i], self.favourable[i], self._theta, self._comfort_k)
-        if now is not self.at_ease[i]:
-            self.at_ease[i] = now
-            self.comfortable_count += 1 if now else -1
-
-    def favour(self, people, *, counted: bool = True, alpha_factor: float = 1.0) -> None:
-        """A favourable interaction with each stakeholder in `people` (indices).
-
-        A non-selling contact (`counted=False`) raises trust but not the count n: comfort's
-        k interactions settle the buyer's uncertainty about the offer (UAI), which only
-        meetings about it do. More trust and one more interaction never end comfort, so only
-        the stakeholders not yet at ease are checked.
-        """
-        trust, ceiling, favourable = self.trust, self.ceiling, self.favourable
-        at_ease = self.at_ease
-        alpha, theta, k = min(1.0, self._alpha * alpha_factor), self._theta, self._comfort_k
-        after_favourable, is_comfortable = rules.after_favourable, rules.is_comfortable
-        for i in people:
-            trust[i] = after_favourable(trust[i], ceiling[i], alpha)
-            if counted:
-                favourable[i] += 1
-            if not at_ease[i] and is_comfortable(trust[i], favourable[i], theta, k):
-                at_ease[i] = True
-                self.comfortable_count += 1
-
-    def violate(self, i: int, severity: float) -> None:
-        """A violation: trust falls (absolute, early breaches weigh more); before comfort, it
-        also undoes favourable interactions (getting comfortable partly starts over)."""
-        p = self.model.params
-        tp = p.trust
-        self.trust[i] = rules.after_violation(
-            self.trust[i],
-            severity,
-            p.market.beta,
-            self.commitment[i],
-            tp.phi,
-            self.favourable[i],
-            tp.gamma,
-            tp.n0,
-        )
-        if not self.at_ease[i] and p.mechanisms.comfort_setback:
-            self.favourable[i] = rules.after_setback(
-                self.favourable[i], severity, tp.comfort_setback
-            )
-        self._settle(i)
-
-    def press(self, present: list[int]) -> None:
-        """Urgency's pressure on each attendee not yet at ease: `violate` for each, inlined.
-
-        It runs at most meetings, so it does in one pass what `violate` does: the absolute
-        loss (rules.after_violation) and the setback (rules.after_setback). Lower trust keeps a
-        stakeholder who is not at ease where it is, so no comfort flag can change.
-        """
-        p = self.model.params
-        tp = p.trust
-        severity = self.model.pressure_per_meeting
-        base_loss = p.market.beta * severity
-        setback = math.floor(tp.comfort_setback * severity + 0.5)
-        if not p.mechanisms.comfort_setback:
-            setback = 0
-        gamma, n0, phi = tp.gamma, tp.n0, tp.phi
-        trust, favourable, commitment, at_ease = (
-            self.trust,
-            self.favourable,
-            self.commitment,
-            self.at_ease,
-        )
-        exp = math.exp
-        for i in present:
-            if at_ease[i]:
-                continue
-            n = favourable[i]
-            loss = base_loss * (1.0 + gamma * exp(-n / n0)) * (1.0 - phi * commitment[i])
-            t = trust[i] - loss
-            trust[i] = t if t > 0.0 else 0.0
-            if setback:
-                favourable[i] = n - setback if n > setback else 0
-
-    def build_commitment(self, i: int) -> None:
-        """A favourable relationship contact during a sale: a fraction of a month's commitment."""
-        p = self.model.params
-        if p.mechanisms.presale_commitment:
-            tp = p.trust
-            self.commitment[i] = rules.after_commitment_month(
-                self.commitment[i], self.trust[i], tp.benefit, tp.eta * tp.presale_commitment_share
-            )
-
-    def first_contact(self) -> None:
-        """Trust at the first contact: reputation in the market, plus what a warm account's
-        stakeholders carry over from the reseller."""
-        m = self.model
-        p = m.params
-        self.contacted = True
-        start = p.market.trust_initial
-        if p.mechanisms.reputation:
-            market = p.market
-            start = rules.reputation_trust(
-                start,
-                m.oversell_discoveries,
-                market.reputation_reach,
-                market.clients,
-                market.reputation_trust_loss,
-            )
-        for i in range(self.size):
-            trust = start
-            if self.warm:
-                trust = rules.warm_trust(
-                    trust, self.ceiling[i], m.reseller.trust, p.market.warm_trust_transfer
-                )
-            self.trust[i] = min(trust, self.ceiling[i])
-            self._settle(i)
-
-    def blocker_count(self) -> int:
-        """Stakeholders who block now: the offer worth less than its price to them (with the
-        relationship's bond and what overselling promises), or their trust lost."""
-        p = self.model.params
-        market = p.market
-        lift = p.product.oversell_value_lift * market.oversell_credibility * self.model.overselling
-        value, start, floor = (
-            market.relationship_value,
-            market.trust_initial,
-            market.blocker_trust_floor,
-        )
-        return sum(
-            rules.is_blocker(rules.perceived_need(need, lift, value * (t - start)), t, floor)
-            for need, t in zip(self.need, self.trust, strict=True)
-        )
-
-    def violate_all(self, severity: float) -> None:
-        for i in range(self.size):
-            self.violate(i, severity)
-
-    def deceive(self) -> None:
-        """Discovered overselling: an integrity violation and a scar on every ceiling, as far
-        as the market feels it as lost trust (`deception_trust_share`), and the reseller's
-        doubts about the vendor's reliability."""
-        m = self.model
-        p = m.params
-        felt = rules.perceived_severity(p.trust.deception_severity, p.market.severity_scale)
-        share = p.market.deception_trust_share  # the rest is settled as a contract remedy
-        severity, scar = felt * share, p.trust.d_scar * share
-        for i in range(self.size):
-            self.ceiling[i] = rules.scarred_ceiling(self.ceiling[i], scar)
-            self.trust[i] = min(self.trust[i], self.ceiling[i])
-            self.violate(i, severity)  # settles comfort too
-        m.reseller.violate(felt * 0.5 * p.market.partner_sensitivity)
-        m.overselling_discovered()
 
     # ---------------------------------------------------------------- selling
     def favourable_chance(self, people) -> float:
@@ -700,107 +505,3 @@ class ClientOrganization(mesa.Agent):
         for i in favoured:
             self.build_commitment(i)
         self.last_progress_day = self.model.env.now
-
-    def account_contact(self, rng) -> None:
-        """Account management: a non-selling review with the customer's buying center."""
-        m = self.model
-        p = m.params
-        m.spend("nurture", p.vendor.nurture_contact_cost_usd)
-        everyone = range(self.size)
-        if rng.random() < p.market.nonselling_value * self.favourable_chance(everyone):
-            self.favour(everyone)
-
-    # ---------------------------------------------------------------- account life
-    def maintaining_account(self, deal: Deal):
-        """Monthly commitment; yearly renewal with churn and expansion; late discovery.
-
-        After the partnership ends nothing renews for free: the vendor serves the account
-        itself at a cost and with more churn (`after_exit = "serve"`), or lets it go at its
-        next renewal (`"abandon"`).
-        """
-        m = self.model
-        env, p = m.env, m.params
-        rng = self.rngs["account"]
-        self.start_using()
-        discovery_month = 0
-        if not deal.overselling_discovered and self.overselling_discovered_now():
-            discovery_month = int(rng.integers(1, 7))
-        month = 0
-        leaving = False  # discovered overselling: the client leaves at its next renewal
-        commitment, trust = self.commitment, self.trust
-        after_commitment_month = rules.after_commitment_month
-        benefit, eta = p.trust.benefit, p.trust.eta
-        while True:
-            yield env.timeout(rules.MONTH_DAYS)
-            month += 1
-            for i, c in enumerate(commitment):
-                commitment[i] = after_commitment_month(c, trust[i], benefit, eta)
-            policy = m.params.policy  # the policy in force this month
-            direct = not m.partnership_active
-            if direct and policy.after_exit == "serve":
-                m.spend("direct_service", p.vendor.direct_service_usd_per_account_year / 12.0)
-            invest = policy.relationship_investment if p.mechanisms.relationship else 0.0
-            if not direct and rng.random() < invest:  # the partner's account management
-                self.account_contact(rng)
-            if month == discovery_month:
-                deal.overselling_discovered = True
-                self.deceive()
-                if p.market.oversell_remedy_share > 0:  # a credit or refund under the contract
-                    m.spend("remedy", p.market.oversell_remedy_share * self.account_value_usd)
-                leaving = rng.random() < p.market.deception_walkaway
-            if month % 12:
-                continue
-            churn = 0.0
-            if p.mechanisms.churn:
-                factor = p.economy.churn_factor if m.in_downturn else 1.0
-                if direct:
-                    factor *= p.market.direct_churn_factor
-                churn = rules.churn_probability(
-                    p.market.churn_base,
-                    p.market.churn_trust_sensitivity,
-                    self.mean_trust(),
-                    self.mean_commitment(),
-                    factor,
-                )
-            abandoned = direct and policy.after_exit == "abandon"
-            if leaving or abandoned or rng.random() < churn:
-                self.stage = "churned"
-                self.in_use = False
-                m.churned(self)
-                return
-            m.book(self, "renewal", self.account_value_usd)
-            if p.mechanisms.expansion and not m.in_downturn:
-                extra = self.account_value_usd * p.market.expansion_rate * self.mean_trust()
-                if extra > 0:
-                    self.account_value_usd += extra
-                    m.book(self, "expansion", extra)
-
-    # ---------------------------------------------------------------- incidents
-    def start_using(self) -> None:
-        self.in_use = True
-        m = self.model
-        if m.params.mechanisms.incidents and not self._incidents_running:
-            self._incidents_running = True
-            m.env.process(self.suffering_incidents())
-
-    def suffering_incidents(self):
-        """Poisson incidents while the product is in use; stops when it no longer is."""
-        m = self.model
-        env, p = m.env, m.params
-        rate_per_day = p.product.incident_rate_per_year / rules.YEAR_DAYS
-        if rate_per_day <= 0:
-            self._incidents_running = False
-            return
-        rng = self.rngs["incidents"]
-        while True:
-            yield env.timeout(rng.exponential(1.0 / rate_per_day))
-            if not self.in_use:
-                self._incidents_running = False
-                return
-            severity = min(1.0, rng.exponential(p.product.severity_mean))
-            felt = rules.perceived_severity(severity, p.market.severity_scale)
-            self.violate_all(felt * p.market.incident_trust_share)
-            if self.deal is not None:
-                self.deal.incidents += 1
-            if self.stage == "customer" and p.market.sla_credit_share > 0:
-                m.spend("sla_credit", p.market.sla_credit_share * severity * self.account_value_usd)
