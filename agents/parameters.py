@@ -1,162 +1,34 @@
 """Frozen, validated parameter groups: Market, Policy, Partner, Product, Trust, VendorParameters,
 EconomyParameters.
 
-Every parameter is declared once with `param(...)`: its default, unit, allowed range and a
-one-line description. Validation, the `partnersim presets` listing, dotted overrides
-(`policy.patience_months=12`) and the flat columns of the runs table all read that
-declaration, so a parameter cannot be added in one place and forgotten in another.
+Every parameter is declared once with `param(...)` (`agents/declarations.py`): its default,
+unit, allowed range and a one-line description. Validation, the `partnersim presets` listing,
+dotted overrides (`policy.patience_months=12`) and the flat columns of the runs table all read
+that declaration, so a parameter cannot be added in one place and forgotten in another.
 Markets are data: one TOML profile per country in `agents/markets/`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import field
 from importlib import resources
 from typing import Any, ClassVar
 
-# The bound of money parameters: far above any contract or budget, and low enough that every
-# sum and product of them in a run stays finite.
-MAX_USD = 1e12
-# The longest run, in years: the model, the command line and experiment configs refuse more.
-MAX_YEARS = 200
-
-
-class _Missing:
-    """The value of a key that is not given at all (`ConfigError` says "missing")."""
-
-    def __repr__(self) -> str:
-        return "missing"
-
-
-MISSING: Any = _Missing()
-
-
-class ConfigError(ValueError):
-    """A parameter with a bad value: names the dotted key, the value and what was expected."""
-
-    def __init__(self, key: str, value: Any, expected: str) -> None:
-        self.key, self.value, self.expected = key, value, expected
-        got = "missing" if value is MISSING else f"got {value!r}"
-        super().__init__(f"{key}: {got}, expected {expected}")
-
-
-def param(
-    default: Any,
-    unit: str = "",
-    low: float | None = None,
-    high: float | None = None,
-    doc: str = "",
-    choices: tuple[str, ...] | None = None,
-    source: str = "est.",
-) -> Any:
-    """Declare a parameter: default, unit, inclusive bounds or choices, description, source."""
-    meta = {"unit": unit, "low": low, "high": high, "doc": doc, "choices": choices}
-    meta["source"] = source
-    return field(default=default, metadata=meta)
-
-
-def _check(obj: Any) -> None:
-    """Validate every declared field of a parameter group against its declaration."""
-    for f in dataclasses.fields(obj):
-        key = f"{obj.PREFIX}.{f.name}"
-        value = getattr(obj, f.name)
-        meta = f.metadata
-        kind = type(f.default)
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise ConfigError(key, value, "true or false")
-            continue
-        if kind is str:
-            if not isinstance(value, str):
-                raise ConfigError(key, value, "a string")
-            if meta.get("choices") and value not in meta["choices"]:
-                raise ConfigError(key, value, "one of " + ", ".join(meta["choices"]))
-            continue
-        # any integer or real number of the right kind (numpy's too), stored as int or float
-        if kind is int:
-            if not is_integer(value):
-                raise ConfigError(key, value, "an integer")
-            value = int(value)
-            object.__setattr__(obj, f.name, value)
-        if kind is float:
-            if not is_real(value):
-                raise ConfigError(key, value, "a number")
-            value = float(value)
-            if not math.isfinite(value):
-                raise ConfigError(key, value, "a finite number")
-            object.__setattr__(obj, f.name, value)
-        low, high = meta.get("low"), meta.get("high")
-        if low is not None and value < low:
-            raise ConfigError(key, value, _range_text(low, high))
-        if high is not None and value > high:
-            raise ConfigError(key, value, _range_text(low, high))
-
-
-def is_integer(value: Any) -> bool:
-    """An integer of any type (`int`, `numpy.int64`, ...), not a bool."""
-    return isinstance(value, numbers.Integral) and not _is_bool(value)
-
-
-def is_real(value: Any) -> bool:
-    """A real number of any type (`float`, `numpy.float32`, an integer, ...), not a bool."""
-    return isinstance(value, numbers.Real) and not _is_bool(value)
-
-
-def _is_bool(value: Any) -> bool:
-    # numpy.bool_ is no numbers.Integral, but say so in case a version registers it
-    return isinstance(value, bool) or type(value).__name__ == "bool_"
-
-
-def _check_order(obj: Any) -> None:
-    """Cross-field checks: each of the group's ORDERED (low_name, high_name) has low <= high."""
-    for low, high in obj.ORDERED:
-        if getattr(obj, low) > getattr(obj, high):
-            raise ConfigError(
-                f"{obj.PREFIX}.{low}",
-                getattr(obj, low),
-                f"<= {obj.PREFIX}.{high} ({getattr(obj, high)})",
-            )
-
-
-def _range_text(low: float | None, high: float | None) -> str:
-    if high is None:
-        return f">= {low}"
-    if low is None:
-        return f"<= {high}"
-    return f"a value in [{low}, {high}]"
-
-
-class _Group:
-    """Mixin: validation on construction for every parameter group."""
-
-    __slots__ = ()
-    PREFIX: ClassVar[str] = ""
-    # pairs of field names whose values must be in order (low <= high)
-    ORDERED: ClassVar[tuple[tuple[str, str], ...]] = ()
-
-    def __post_init__(self) -> None:
-        _check(self)
-        _check_order(self)
-
-
-def ordered_pairs() -> tuple[tuple[str, str], ...]:
-    """Every cross-field order rule, as dotted names: (("market.stakeholders_min", ...), ...)."""
-    # a slotted dataclass is a new class: its pre-slots original is a subclass too
-    groups = _Group.__subclasses__()
-    pairs = ((f"{g.PREFIX}.{a}", f"{g.PREFIX}.{b}") for g in groups for a, b in g.ORDERED)
-    return tuple(dict.fromkeys(pairs))
-
-
-# Every configuration class of the project is declared with this: frozen, slotted, keyword-only.
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
+from agents.declarations import MAX_USD as MAX_USD
+from agents.declarations import MAX_YEARS as MAX_YEARS
+from agents.declarations import MISSING as MISSING
+from agents.declarations import ConfigError as ConfigError
+from agents.declarations import ParameterGroup, param, range_text
+from agents.declarations import frozen as frozen
+from agents.declarations import is_integer as is_integer
+from agents.declarations import is_real as is_real
+from agents.declarations import ordered_pairs as ordered_pairs
 
 
 @frozen
-class Culture(_Group):
+class Culture(ParameterGroup):
     """Hofstede 6-D scores and Meyer's communicating scale (high-context = 100)."""
 
     PREFIX: ClassVar[str] = "market.culture"
@@ -170,7 +42,7 @@ class Culture(_Group):
 
 
 @frozen
-class Market(_Group):
+class Market(ParameterGroup):
     """A country's buyers: buying centers, decision rule, trust rates, deal sizes, cadence."""
 
     PREFIX: ClassVar[str] = "market"
@@ -339,7 +211,7 @@ PROPOSAL_TIMINGS = ("first_meeting", "after_key_comfortable", "after_consensus")
 
 
 @frozen
-class Policy(_Group):
+class Policy(ParameterGroup):
     """The vendor's partnership policy: the levers experiments sweep."""
 
     PREFIX: ClassVar[str] = "policy"
@@ -383,7 +255,7 @@ PRESET_NAMES = ("us_urgency", "jp_relationship", "hybrid")
 
 
 @frozen
-class Partner(_Group):
+class Partner(ParameterGroup):
     """The reseller and its sales team."""
 
     PREFIX: ClassVar[str] = "partner"
@@ -425,7 +297,7 @@ class Partner(_Group):
 
 
 @frozen
-class Product(_Group):
+class Product(ParameterGroup):
     """The vendor's product: fit, quality and what overselling promises."""
 
     PREFIX: ClassVar[str] = "product"
@@ -438,7 +310,7 @@ class Product(_Group):
 
 
 @frozen
-class Trust(_Group):
+class Trust(ParameterGroup):
     """Trust and commitment dynamics shared by every market (docs/ODD.md 7.1)."""
 
     PREFIX: ClassVar[str] = "trust"
@@ -475,7 +347,7 @@ class Trust(_Group):
 
 
 @frozen
-class VendorParameters(_Group):
+class VendorParameters(ParameterGroup):
     """The vendor's costs and money."""
 
     PREFIX: ClassVar[str] = "vendor"
@@ -495,7 +367,7 @@ class VendorParameters(_Group):
 
 
 @frozen
-class EconomyParameters(_Group):
+class EconomyParameters(ParameterGroup):
     """Downturns: Poisson arrivals that cut client budgets."""
 
     PREFIX: ClassVar[str] = "economy"
@@ -511,7 +383,7 @@ class EconomyParameters(_Group):
 
 
 @frozen
-class Mechanisms(_Group):
+class Mechanisms(ParameterGroup):
     """Switches: each mechanism can be turned off, down to textbook processes."""
 
     PREFIX: ClassVar[str] = "mechanisms"
@@ -694,7 +566,7 @@ def parameter_table(params: Parameters) -> list[dict[str, Any]]:
             elif type(value) is str:
                 allowed = "text"
             else:
-                allowed = _range_text(meta.get("low"), meta.get("high"))
+                allowed = range_text(meta.get("low"), meta.get("high"))
             rows.append(
                 {
                     "key": key,

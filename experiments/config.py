@@ -20,8 +20,6 @@ import functools
 import hashlib
 import math
 import re
-import tomllib
-from collections.abc import Collection, Mapping
 from dataclasses import field
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,9 @@ from typing import Any
 from agents import parameters
 from agents.parameters import MAX_YEARS, MISSING, ConfigError, frozen, is_integer, is_real
 from experiments import policy_file
+from experiments.toml_io import ConfigFileError as ConfigFileError
+from experiments.toml_io import parse, read_text
+from experiments.toml_io import toml_text as toml_text
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 SAMPLED_DESIGNS = ("lhs", "sobol", "morris")
@@ -43,14 +44,6 @@ SWEEP_KEYS = ("design", "samples", "levels", "second_order", "parameters")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 DEFAULT_MORRIS_LEVELS = 4
 MAX_RUNS = 1_000_000  # design points x replications: beyond, planning alone takes GBs
-
-
-class ConfigFileError(ConfigError):
-    """The config file itself is unusable (missing, unreadable, not TOML)."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        self.key, self.value, self.expected = path, None, problem
-        ValueError.__init__(self, f"{path}: {problem}")
 
 
 def brief(value: Any) -> str:
@@ -153,78 +146,12 @@ class ExperimentConfig:
 
 def load(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment file; errors name the file or the dotted key."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigFileError(str(path), "no such file, expected an experiment TOML file") from None
-    except IsADirectoryError:
-        raise ConfigFileError(str(path), "is a directory, expected a TOML file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigFileError(str(path), f"cannot be read ({err})") from None
-    return loads(text, source=str(path))
+    return loads(read_text(path, "an experiment TOML file"), source=str(path))
 
 
 def loads(text: str, source: str = "<config>") -> ExperimentConfig:
     """Parse and validate experiment TOML text."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        message = " ".join(str(err).split())
-        twice = _given_twice(text, message)
-        if twice is not None:
-            key, line = twice
-            raise ConfigFileError(
-                source, f"{key}: given twice (again on line {line}), expected each key once"
-            ) from None
-        raise ConfigFileError(source, f"invalid TOML ({message})") from None
-    return from_dict(data)
-
-
-# tomllib's words for a key or a table given twice, and where
-_TWICE = re.compile(
-    r"(Cannot overwrite a value|Cannot mutate immutable namespace|Cannot declare \((.*)\) twice)"
-    r".*\((?:at line (\d+), column \d+|at end of document)\)"
-)
-
-
-def _given_twice(text: str, message: str) -> tuple[str, int] | None:
-    """(dotted key, line) of the key or table that tomllib found given twice, if it was that."""
-    match = _TWICE.search(message)
-    if match is None:
-        return None
-    lines = text.splitlines()
-    ends = [i + 1 for i, line in enumerate(lines) if line.strip()] or [0]
-    number = int(match.group(3)) if match.group(3) else ends[-1]
-    if match.group(2) is not None:  # a [table] declared twice: its path, as a tuple's repr
-        path = re.findall(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", match.group(2))
-        return ".".join(a or b for a, b in path), number
-    if not 0 < number <= len(lines):
-        return None
-    key = _key_path(lines[number - 1])
-    if key is None:
-        return None
-    table: list[str] = []
-    for above in reversed(lines[: number - 1]):  # the [table] the line is in
-        header = re.fullmatch(r"\s*\[([^\[\]].*)\]\s*(#.*)?", above)
-        if header is not None:
-            table = _key_path(f"{header.group(1)} = 0") or []
-            break
-    return ".".join([*table, *key]), number
-
-
-def _key_path(line: str) -> list[str] | None:
-    """The key path of a `key = value` line (quoted and dotted keys as TOML reads them)."""
-    key = line.split("=", 1)[0] if "=" in line else ""
-    try:
-        table = tomllib.loads(f"{key} = 0")
-    except tomllib.TOMLDecodeError:
-        return None
-    path = []
-    while isinstance(table, dict) and len(table) == 1:
-        name, table = next(iter(table.items()))
-        path.append(name)
-    return path or None
+    return from_dict(parse(text, source))
 
 
 def from_dict(data: dict[str, Any]) -> ExperimentConfig:
@@ -628,78 +555,3 @@ def to_toml(config: ExperimentConfig) -> str:
             for p in sweep.parameters
         }
     return toml_text({**document, "base": base, "sweep": table}, quoted=PARAMETER_TABLES)
-
-
-def toml_text(document: Mapping[str, Any], *, quoted: Collection[str] = ()) -> str:
-    """TOML text of a document of tables, lists and scalars; `tomllib.loads` reads it back.
-
-    Each table's scalars and lists come first, then one `[section]` per nested table down to
-    two levels (`[sweep.parameters]`); tables nested deeper are written inline
-    (`{ low = 0.0, high = 1.0 }`). Keys are bare words where TOML allows, quoted otherwise,
-    and always quoted in the tables whose dotted paths are listed in `quoted`.
-
-    Args:
-        document: the top-level table; keys are strings.
-        quoted: dotted paths of tables whose keys are all written quoted.
-    """
-    lines: list[str] = []
-    _write_table(document, (), lines, frozenset(quoted))
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def _write_table(
-    table: Mapping[str, Any], path: tuple[str, ...], lines: list[str], quoted: frozenset[str]
-) -> None:
-    if path:
-        lines += ["", "[" + ".".join(map(_key, path)) + "]"]
-    always = ".".join(path) in quoted
-    sections = []
-    for key, value in table.items():
-        if isinstance(value, Mapping) and len(path) < 2:
-            sections.append((key, value))
-        else:
-            lines.append(f"{_literal(key) if always else _key(key)} = {_literal(value)}")
-    for key, value in sections:
-        _write_table(value, (*path, key), lines, quoted)
-
-
-def _key(key: str) -> str:
-    """A bare key where TOML allows one (ASCII letters, digits, _ and -), else a quoted one."""
-    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
-    return key if bare else _literal(key)
-
-
-def _literal(value: Any) -> str:
-    """A TOML value: scalars, lists as arrays, mappings as inline tables.
-
-    Strings are basic strings, UTF-8, with control characters escaped; floats keep every digit
-    (`repr`), so a value reads back exactly.
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + "".join(_ESCAPES.get(c) or _escape(c) for c in value) + '"'
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(map(_literal, value)) + "]"
-    if isinstance(value, Mapping):
-        inner = ", ".join(f"{_key(k)} = {_literal(v)}" for k, v in value.items())
-        return "{ " + inner + " }" if inner else "{}"
-    raise TypeError(f"no TOML literal for {type(value).__name__} {value!r}")
-
-
-# TOML basic-string escapes; other control characters become \uXXXX.
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"}
-_ESCAPES |= {"\f": "\\f", "\r": "\\r"}
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\u{code:04X}" if code < 0x20 or code == 0x7F else char

@@ -19,14 +19,15 @@ import dataclasses
 import hashlib
 import json
 import math
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from agents import parameters
+from agents.declarations import range_text
 from agents.parameters import MAX_YEARS, ConfigError, frozen
 from experiments.calibration import statistics
-from experiments.config import NAME_PATTERN, ConfigFileError, brief
+from experiments.config import NAME_PATTERN, brief
+from experiments.toml_io import parse, read_text
 
 TOP_KEYS = (
     "name",
@@ -154,19 +155,7 @@ class Calibration:
 
 def load(path: str | Path) -> Calibration:
     """Read and validate a calibration file; errors name the file or the dotted key."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigFileError(str(path), "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise ConfigFileError(str(path), f"cannot read ({reason})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigFileError(str(path), f"not valid TOML ({err})") from None
-    return from_dict(data)
+    return from_dict(parse(read_text(path, "a calibration TOML file"), str(path)))
 
 
 def from_dict(data: dict[str, Any]) -> Calibration:
@@ -326,16 +315,6 @@ def declaration(key: str) -> dataclasses.Field | None:
     return None
 
 
-def _range_text(low: float | None, high: float | None) -> str:
-    if low is None and high is None:
-        return "any value"
-    if high is None:
-        return f">= {low}"
-    if low is None:
-        return f"<= {high}"
-    return f"a value in [{low}, {high}]"
-
-
 def _free(raw: Any, targets: tuple[Target, ...]) -> tuple[FreeParameter, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
         raise _error("free", raw, "a non-empty list of tables ([[free]])")
@@ -376,7 +355,7 @@ def _free(raw: Any, targets: tuple[Target, ...]) -> tuple[FreeParameter, ...]:
         if not low < high:
             raise _error(f"{where}", {"low": low, "high": high}, "low < high")
         declared_low, declared_high = f.metadata.get("low"), f.metadata.get("high")
-        declared = _range_text(declared_low, declared_high)
+        declared = range_text(declared_low, declared_high)
         if declared_low is not None and low < declared_low:
             raise _error(f"{where}.low", low, f"{declared} ({key}'s declared range)")
         if declared_high is not None and high > declared_high:

@@ -20,7 +20,6 @@ import functools
 import hashlib
 import json
 import math
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,8 @@ from agents import parameters
 from agents.parameters import MAX_YEARS, ConfigError, frozen, is_integer, is_real
 from experiments import policy_file
 from experiments.calibration.targets import MAX_TRIALS, MAX_WORKERS, declaration
-from experiments.config import NAME_PATTERN, ConfigFileError, _flatten_dotted, brief, closest_names
+from experiments.config import NAME_PATTERN, _flatten_dotted, brief, closest_names
+from experiments.toml_io import parse, read_text
 
 TOP_KEYS = (
     "name",
@@ -258,19 +258,7 @@ def outcome_columns() -> dict[str, str]:
 
 def load(path: str | Path) -> Problem:
     """Read and validate an optimization file; errors name the file or the dotted key."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigFileError(str(path), "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise ConfigFileError(str(path), f"cannot read ({reason})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigFileError(str(path), f"not valid TOML ({err})") from None
-    return from_dict(data)
+    return from_dict(parse(read_text(path, "an optimization TOML file"), str(path)))
 
 
 def from_dict(data: dict[str, Any]) -> Problem:
