@@ -28,7 +28,8 @@ from agents import parameters
 from agents.parameters import MAX_YEARS, MISSING, ConfigError, frozen, is_integer, is_real
 from experiments import policy_file
 from experiments.toml_io import ConfigFileError as ConfigFileError
-from experiments.toml_io import parse, read_text
+from experiments.toml_io import brief as brief
+from experiments.toml_io import integer_in, known_keys, parse, read_text, value_error
 from experiments.toml_io import toml_text as toml_text
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
@@ -44,26 +45,6 @@ SWEEP_KEYS = ("design", "samples", "levels", "second_order", "parameters")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 DEFAULT_MORRIS_LEVELS = 4
 MAX_RUNS = 1_000_000  # design points x replications: beyond, planning alone takes GBs
-
-
-def brief(value: Any) -> str:
-    """A value shown in an error message: its repr on one line, at most 60 characters."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-class _Brief:
-    """A value whose repr is `brief` (ConfigError shows values with !r)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return brief(self.value)
-
-
-def _error(key: str, value: Any, expected: str) -> ConfigError:
-    return ConfigError(key, value if value is MISSING else _Brief(value), expected)
 
 
 @frozen
@@ -84,7 +65,7 @@ class SweptParameter:
 
     def __post_init__(self) -> None:
         if (self.values is None) == (self.bounds is None):
-            raise _error(f"sweep.parameters.{self.key}", MISSING, "a list of values or bounds")
+            raise value_error(f"sweep.parameters.{self.key}", MISSING, "a list of values or bounds")
 
     @property
     def column(self) -> str:
@@ -156,17 +137,19 @@ def loads(text: str, source: str = "<config>") -> ExperimentConfig:
 
 def from_dict(data: dict[str, Any]) -> ExperimentConfig:
     """An ExperimentConfig from parsed TOML: unknown keys and wrong types name their key."""
-    _reject_unknown("", data, TOP_KEYS)
+    known_keys(data, TOP_KEYS, "")
     if "name" not in data:
-        raise _error("name", MISSING, "a name for the experiment (letters, digits, _ . -)")
+        raise value_error("name", MISSING, "a name for the experiment (letters, digits, _ . -)")
     base = _table(data, "base")
-    _reject_unknown("base.", base, BASE_KEYS)
+    known_keys(base, BASE_KEYS, "base.")
     sweep = _table(data, "sweep")
-    _reject_unknown("sweep.", sweep, SWEEP_KEYS)
+    known_keys(sweep, SWEEP_KEYS, "sweep.")
     overrides = _flatten_dotted("base.set", _table(base, "set", "base.set"))
     for key, value in overrides.items():
         if isinstance(value, dict | list):
-            raise _error(f"base.set.{key}", value, "a single value (a number, string or boolean)")
+            raise value_error(
+                f"base.set.{key}", value, "a single value (a number, string or boolean)"
+            )
     kwargs: dict[str, Any] = {
         "name": data["name"],
         "market": base.get("market", "japan"),
@@ -183,14 +166,8 @@ def from_dict(data: dict[str, Any]) -> ExperimentConfig:
 def _table(data: dict[str, Any], key: str, dotted: str | None = None) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
-        raise _error(dotted or key, value, "a table")
+        raise value_error(dotted or key, value, "a table")
     return value
-
-
-def _reject_unknown(prefix: str, data: dict[str, Any], known: tuple[str, ...]) -> None:
-    for key in data:
-        if key not in known:
-            raise _error(f"{prefix}{key}", data[key], "one of these keys: " + ", ".join(known))
 
 
 def _is_bounds(value: Any) -> bool:
@@ -208,13 +185,13 @@ def _flatten_dotted(prefix: str, table: dict[str, Any], path: str = "") -> dict[
         dotted = f"{path}.{key}" if path else key
         if isinstance(value, dict) and not _is_bounds(value):
             if not value:
-                raise _error(f"{prefix}.{dotted}", value, "a value, not an empty table")
+                raise value_error(f"{prefix}.{dotted}", value, "a value, not an empty table")
             nested = _flatten_dotted(prefix, value, dotted).items()
         else:
             nested = [(dotted, value)]
         for name, inner in nested:  # `"a.b" = 1` and `a = { b = 2 }` are the same key
             if name in flat:
-                raise _error(f"{prefix}.{name}", inner, "each parameter once")
+                raise value_error(f"{prefix}.{name}", inner, "each parameter once")
             flat[name] = inner
     return flat
 
@@ -246,7 +223,7 @@ def _check_parameter_name(where: str, key: str, value: Any, named: tuple[str, ..
     close = closest_names(key)
     hint = f"closest: {', '.join(close)}; " if close else ""
     extra = f" or {' / '.join(named)}" if named else ""
-    raise _error(
+    raise value_error(
         where,
         value,
         f"a parameter's dotted name{extra}: {key!r} is not a parameter "
@@ -257,7 +234,7 @@ def _check_parameter_name(where: str, key: str, value: Any, named: tuple[str, ..
 def _sweep_from_dict(sweep: dict[str, Any]) -> Sweep:
     design = sweep.get("design", "grid")
     if design not in DESIGNS:
-        raise _error("sweep.design", design, "one of " + ", ".join(DESIGNS))
+        raise value_error("sweep.design", design, "one of " + ", ".join(DESIGNS))
     params = _flatten_dotted("sweep.parameters", _table(sweep, "parameters", "sweep.parameters"))
     swept = []
     for key, value in params.items():
@@ -268,15 +245,15 @@ def _sweep_from_dict(sweep: dict[str, Any]) -> Sweep:
         elif isinstance(value, dict):
             extra = sorted(set(value) - {"low", "high"})
             if extra:
-                raise _error(f"{where}.{extra[0]}", value[extra[0]], "only low and high")
+                raise value_error(f"{where}.{extra[0]}", value[extra[0]], "only low and high")
             for end in ("low", "high"):
                 if end not in value:
-                    raise _error(f"{where}.{end}", MISSING, f"a number ({end} bound)")
+                    raise value_error(f"{where}.{end}", MISSING, f"a number ({end} bound)")
                 if not is_real(value[end]):
-                    raise _error(f"{where}.{end}", value[end], "a number")
+                    raise value_error(f"{where}.{end}", value[end], "a number")
             swept.append(SweptParameter(key=key, bounds=Bounds(**value)))
         else:
-            raise _error(
+            raise value_error(
                 where, value, "a list of values [a, b, ...] or bounds { low = ..., high = ... }"
             )
     return Sweep(
@@ -294,15 +271,17 @@ def _sweep_from_dict(sweep: dict[str, Any]) -> Sweep:
 def _validate(config: ExperimentConfig) -> None:
     """Check every field; swept and overridden values by building the model's parameters."""
     if not isinstance(config.name, str) or not NAME_PATTERN.fullmatch(config.name):
-        raise _error("name", config.name, "a name of letters, digits, _ . - (a directory name)")
+        raise value_error(
+            "name", config.name, "a name of letters, digits, _ . - (a directory name)"
+        )
     if not isinstance(config.description, str):
-        raise _error("description", config.description, "a string")
+        raise value_error("description", config.description, "a string")
     years = config.years
     if not is_real(years) or not 0 < years <= MAX_YEARS:
-        raise _error("years", years, f"a number of years in (0, {MAX_YEARS}]")
+        raise value_error("years", years, f"a number of years in (0, {MAX_YEARS}]")
     object.__setattr__(config, "years", float(years))
     for key, low, high in (("replications", 1, 1_000_000), ("seed", 0, 2**63 - 1)):
-        object.__setattr__(config, key, _check_int(key, getattr(config, key), low, high))
+        object.__setattr__(config, key, integer_in(key, getattr(config, key), low, high))
     _check_name("base.market", config.market, parameters.market_names())
     policy = policy_file.resolve(config.policy, "base.policy")  # a preset or a policy file
     _validate_sweep_options(config.sweep)
@@ -317,7 +296,7 @@ def _validate(config: ExperimentConfig) -> None:
             key, value = "sweep.samples", config.sweep.samples
         else:
             key, value = "sweep.parameters", f"{points:,} design points"
-        raise _error(
+        raise value_error(
             key,
             value,
             f"at most {MAX_RUNS:,} runs in one experiment, not {points:,} design points x "
@@ -325,7 +304,7 @@ def _validate(config: ExperimentConfig) -> None:
         )
     overrides = dict(config.overrides)
     if len(overrides) != len(config.overrides):
-        raise _error("base.set", config.overrides, "each parameter once")
+        raise value_error("base.set", config.overrides, "each parameter once")
     for p in config.sweep.parameters:
         _check_parameter_name(
             f"sweep.parameters.{p.key}", p.key, p.values or p.bounds, NAMED_SWEEPS
@@ -336,9 +315,11 @@ def _validate(config: ExperimentConfig) -> None:
     swept = {p.column: p.key for p in config.sweep.parameters}
     for key in overrides:
         if key in NAMED_SWEEPS:
-            raise _error(f"base.set.{key}", overrides[key], f"a dotted parameter (use base.{key})")
+            raise value_error(
+                f"base.set.{key}", overrides[key], f"a dotted parameter (use base.{key})"
+            )
         if key in swept:  # the sweep would overwrite it in every run's column
-            raise _error(
+            raise value_error(
                 f"base.set.{key}",
                 overrides[key],
                 f"a parameter that is not swept (sweep.parameters.{swept[key]} sets {key})",
@@ -371,49 +352,46 @@ def design_point_count(sweep: Sweep) -> int:
     return points * sweep.samples * per_sample
 
 
-def _check_int(key: str, value: Any, low: int, high: int) -> int:
-    """`value` as a plain int; ConfigError unless it is an integer in [low, high]."""
-    if not is_integer(value) or not low <= value <= high:
-        raise _error(key, value, f"an integer in [{low}, {high}]")
-    return int(value)
-
-
 def _check_name(key: str, value: Any, names: list[str]) -> None:
     if value not in names:
-        raise _error(key, value, "one of " + ", ".join(names))
+        raise value_error(key, value, "one of " + ", ".join(names))
 
 
 def _validate_sweep_options(sweep: Sweep) -> None:
     kind = sweep.design
     if kind not in DESIGNS:
-        raise _error("sweep.design", kind, "one of " + ", ".join(DESIGNS))
+        raise value_error("sweep.design", kind, "one of " + ", ".join(DESIGNS))
     if kind == "grid":
         if sweep.samples is not None:
-            raise _error("sweep.samples", sweep.samples, "no samples for a grid (values listed)")
+            raise value_error(
+                "sweep.samples", sweep.samples, "no samples for a grid (values listed)"
+            )
     else:
-        _check_int("sweep.samples", sweep.samples, 1, 10_000_000)
+        integer_in("sweep.samples", sweep.samples, 1, 10_000_000)
         if kind == "sobol" and sweep.samples & (sweep.samples - 1):
-            raise _error("sweep.samples", sweep.samples, "a power of 2 for sobol (e.g. 64, 128)")
+            raise value_error(
+                "sweep.samples", sweep.samples, "a power of 2 for sobol (e.g. 64, 128)"
+            )
     if sweep.levels is not None:
         if kind != "morris":
-            raise _error("sweep.levels", sweep.levels, "levels only with design = 'morris'")
-        _check_int("sweep.levels", sweep.levels, 2, 1000)
+            raise value_error("sweep.levels", sweep.levels, "levels only with design = 'morris'")
+        integer_in("sweep.levels", sweep.levels, 2, 1000)
         if sweep.levels % 2:  # Morris trajectories are balanced only on an even grid
-            raise _error("sweep.levels", sweep.levels, "an even number of levels (e.g. 4)")
+            raise value_error("sweep.levels", sweep.levels, "an even number of levels (e.g. 4)")
     if sweep.second_order is not None:
         if kind != "sobol":
-            raise _error(
+            raise value_error(
                 "sweep.second_order", sweep.second_order, "second_order only with design = 'sobol'"
             )
         if not isinstance(sweep.second_order, bool):
-            raise _error("sweep.second_order", sweep.second_order, "true or false")
+            raise value_error("sweep.second_order", sweep.second_order, "true or false")
     columns: dict[str, str] = {}  # runs-table column -> the key that sets it
     for p in sweep.parameters:
         other = columns.get(p.column)
         if other == p.key:
-            raise _error(f"sweep.parameters.{p.key}", p.key, "each parameter once")
+            raise value_error(f"sweep.parameters.{p.key}", p.key, "each parameter once")
         if other is not None:  # `policy` and `policy.name` both fill column policy.name
-            raise _error(
+            raise value_error(
                 f"sweep.parameters.{p.key}",
                 list(p.values) if p.values is not None else dataclasses.asdict(p.bounds),
                 f"one key per column (sweep.parameters.{other} also sets {p.column})",
@@ -421,13 +399,13 @@ def _validate_sweep_options(sweep: Sweep) -> None:
         columns[p.column] = p.key
     if kind == "grid":
         for p in sweep.sampled:
-            raise _error(
+            raise value_error(
                 f"sweep.parameters.{p.key}",
                 {"low": p.bounds.low, "high": p.bounds.high},
                 "a list of values for design = 'grid' (bounds need lhs, sobol or morris)",
             )
     elif not sweep.sampled:
-        raise _error(
+        raise value_error(
             "sweep.parameters",
             {p.key: p.values for p in sweep.parameters},
             f"at least one parameter with bounds {{ low = ..., high = ... }} for design = '{kind}'",
@@ -439,14 +417,14 @@ def _base_combinations(config: ExperimentConfig) -> list[tuple[str, parameters.P
     named = {p.key: p.values for p in config.sweep.listed if p.key in NAMED_SWEEPS}
     for key, names in named.items():
         if not names:
-            raise _error(f"sweep.parameters.{key}", [], "a non-empty list of names")
+            raise value_error(f"sweep.parameters.{key}", [], "a non-empty list of names")
         for name in names:
             if key == "market":
                 _check_name(f"sweep.parameters.{key}", name, parameters.market_names())
             else:  # a preset or a policy file
                 policy_file.resolve(name, f"sweep.parameters.{key}")
         if len(set(names)) != len(names):
-            raise _error(f"sweep.parameters.{key}", list(names), "distinct names")
+            raise value_error(f"sweep.parameters.{key}", list(names), "distinct names")
     markets = named.get("market", (config.market,))
     names = named.get("policy", (config.policy,))
     policies = [policy_file.resolve(name, "sweep.parameters.policy") for name in names]
@@ -460,37 +438,39 @@ def _validate_parameter(
     where = f"sweep.parameters.{swept.key}"
     if swept.key in NAMED_SWEEPS:
         if swept.bounds is not None:
-            raise _error(where, swept.bounds, "a list of names (market and policy are not sampled)")
+            raise value_error(
+                where, swept.bounds, "a list of names (market and policy are not sampled)"
+            )
         return swept
     overrides = dict(config.overrides)
     if swept.values is not None:
         if not swept.values:
-            raise _error(where, [], "a non-empty list of values")
+            raise value_error(where, [], "a non-empty list of values")
         values = []
         for value in swept.values:
             if isinstance(value, list | dict):
-                raise _error(where, value, "single values (numbers, strings or booleans)")
+                raise value_error(where, value, "single values (numbers, strings or booleans)")
             for market, preset in combos:
                 params = _build_one(market, preset, overrides, swept.key, value, where)
             values.append(parameters.flatten(params)[swept.key])
         if len(set(map(repr, values))) != len(values):
-            raise _error(where, list(swept.values), "distinct values")
+            raise value_error(where, list(swept.values), "distinct values")
         return SweptParameter(key=swept.key, values=tuple(values))
     low, high = swept.bounds.low, swept.bounds.high
     bounds = {"low": low, "high": high}
     if not all(math.isfinite(v) for v in (low, high)):
-        raise _error(where, bounds, "finite bounds")
+        raise value_error(where, bounds, "finite bounds")
     if not low < high:
-        raise _error(where, bounds, "low < high")
+        raise value_error(where, bounds, "low < high")
     market, preset = combos[0]
     current = parameters.flatten(parameters.build(market, preset, overrides)).get(swept.key)
     if current is None:
-        raise _error(where, bounds, "a known parameter name (see `partnersim presets`)")
+        raise value_error(where, bounds, "a known parameter name (see `partnersim presets`)")
     kind = type(current)
     if kind not in (int, float):
-        raise _error(where, bounds, f"a list of values ({swept.key} is not a number)")
+        raise value_error(where, bounds, f"a list of values ({swept.key} is not a number)")
     if kind is int and not all(is_integer(v) for v in (low, high)):
-        raise _error(where, bounds, "integer bounds (an integer parameter)")
+        raise value_error(where, bounds, "integer bounds (an integer parameter)")
     for market, preset in combos:
         _build_one(market, preset, overrides, swept.key, low, f"{where}.low")
         _build_one(market, preset, overrides, swept.key, high, f"{where}.high")
@@ -509,15 +489,15 @@ def _build_one(
         return parameters.build(market, preset, {**overrides, key: value})
     except ConfigError as err:
         if err.key == key:
-            raise _error(where, value, err.expected) from None
-        raise _error(where, value, f"a value that keeps {err.key} {err.expected}") from None
+            raise value_error(where, value, err.expected) from None
+        raise value_error(where, value, f"a value that keeps {err.key} {err.expected}") from None
 
 
 def _rekeyed(err: ConfigError, prefix: str, overrides: dict[str, Any]) -> ConfigError:
     """A ConfigError from `build` under the config key that caused it."""
     if err.key in overrides:
-        return _error(f"{prefix}.{err.key}", err.value, err.expected)
-    return _error(f"{prefix} ({err.key})", err.value, err.expected)
+        return value_error(f"{prefix}.{err.key}", err.value, err.expected)
+    return value_error(f"{prefix} ({err.key})", err.value, err.expected)
 
 
 def _normalized(params: parameters.Parameters, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """TOML in and out for the project's files (experiments, calibrations, optimizations): reading
-with one-line errors that name the file, the key given twice or the parse error, and one
-writer whose output `tomllib` reads back exactly.
+with one-line errors that name the file, the key given twice or the parse error; the checks
+of the values they hold, with errors that name the dotted key; and one writer whose output
+`tomllib` reads back exactly.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from agents.parameters import ConfigError
+from agents.parameters import MISSING, ConfigError, is_integer, is_real
 
 
 class ConfigFileError(ConfigError):
@@ -21,6 +22,51 @@ class ConfigFileError(ConfigError):
     def __init__(self, path: str, problem: str) -> None:
         self.key, self.value, self.expected = path, None, problem
         ValueError.__init__(self, f"{path}: {problem}")
+
+
+# --- values in files -----------------------------------------------------------------------
+
+
+def brief(value: Any) -> str:
+    """A value shown in an error message: its repr on one line, at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Brief:
+    """A value whose repr is `brief` (ConfigError shows values with !r)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return brief(self.value)
+
+
+def value_error(key: str, value: Any, expected: str) -> ConfigError:
+    """The one-line error for a bad value in a file, the value shown briefly."""
+    return ConfigError(key, value if value is MISSING else _Brief(value), expected)
+
+
+def known_keys(table: dict[str, Any], keys: tuple[str, ...], prefix: str = "") -> None:
+    """ConfigError for the first key of `table` that is not one of `keys`."""
+    for key, value in table.items():
+        if key not in keys:
+            raise value_error(f"{prefix}{key}", value, "one of these keys: " + ", ".join(keys))
+
+
+def integer_in(key: str, value: Any, low: int, high: int) -> int:
+    """`value` as a plain int; ConfigError unless it is an integer in [low, high]."""
+    if not is_integer(value) or not low <= value <= high:
+        raise value_error(key, value, f"an integer in [{low}, {high}]")
+    return int(value)
+
+
+def finite_number(key: str, value: Any) -> float:
+    """`value` as given; ConfigError unless it is a finite real number."""
+    if not is_real(value) or not math.isfinite(value):
+        raise value_error(key, value, "a finite number")
+    return value
 
 
 def read_text(path: str | Path, expected: str) -> str:

@@ -26,8 +26,15 @@ from agents import parameters
 from agents.declarations import range_text
 from agents.parameters import MAX_YEARS, ConfigError, frozen
 from experiments.calibration import statistics
-from experiments.config import NAME_PATTERN, brief
-from experiments.toml_io import parse, read_text
+from experiments.config import NAME_PATTERN
+from experiments.toml_io import (
+    finite_number,
+    integer_in,
+    known_keys,
+    parse,
+    read_text,
+    value_error,
+)
 
 TOP_KEYS = (
     "name",
@@ -50,18 +57,6 @@ NOT_HASHED = ("description", "trials", "workers", "finalists")
 MAX_TRIALS = 100_000
 MAX_WORKERS = 512
 DEFAULT_FINALISTS = 3
-
-
-class _Brief:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return brief(self.value)
-
-
-def _error(key: str, value: Any, expected: str) -> ConfigError:
-    return ConfigError(key, _Brief(value), expected)
 
 
 @frozen
@@ -160,29 +155,29 @@ def load(path: str | Path) -> Calibration:
 
 def from_dict(data: dict[str, Any]) -> Calibration:
     """A Calibration from a parsed TOML document."""
-    _known(data, TOP_KEYS, "")
+    known_keys(data, TOP_KEYS, "")
     for key in ("name", "years", "replications", "seed", "trials", "targets", "free"):
         if key not in data:
-            raise _error(key, None, "a value (required)")
+            raise value_error(key, None, "a value (required)")
     name = data["name"]
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise _error("name", name, "a name of letters, digits, _ . - (a directory name)")
+        raise value_error("name", name, "a name of letters, digits, _ . - (a directory name)")
     description = data.get("description", "")
     if not isinstance(description, str):
-        raise _error("description", description, "a string")
+        raise value_error("description", description, "a string")
     years = data["years"]
     if isinstance(years, bool) or not isinstance(years, int | float) or not 0 < years <= MAX_YEARS:
-        raise _error("years", years, f"a number of years in (0, {MAX_YEARS}]")
-    replications = _integer("replications", data["replications"], 1, 10_000)
-    seed = _integer("seed", data["seed"], 0, 2**63 - 1)
-    trials = _integer("trials", data["trials"], 1, MAX_TRIALS)
+        raise value_error("years", years, f"a number of years in (0, {MAX_YEARS}]")
+    replications = integer_in("replications", data["replications"], 1, 10_000)
+    seed = integer_in("seed", data["seed"], 0, 2**63 - 1)
+    trials = integer_in("trials", data["trials"], 1, MAX_TRIALS)
     workers = data.get("workers")
     if workers is not None:
-        workers = _integer("workers", workers, 1, MAX_WORKERS)
-    finalists = _integer("finalists", data.get("finalists", DEFAULT_FINALISTS), 1, 100)
-    check_seed = _integer("check_seed", data.get("check_seed", (seed + 1) % 2**63), 0, 2**63 - 1)
+        workers = integer_in("workers", workers, 1, MAX_WORKERS)
+    finalists = integer_in("finalists", data.get("finalists", DEFAULT_FINALISTS), 1, 100)
+    check_seed = integer_in("check_seed", data.get("check_seed", (seed + 1) % 2**63), 0, 2**63 - 1)
     if check_seed == seed:
-        raise _error("check_seed", check_seed, f"a seed other than seed ({seed}): fresh runs")
+        raise value_error("check_seed", check_seed, f"a seed other than seed ({seed}): fresh runs")
     targets = _targets(data["targets"], float(years))
     free = _free(data["free"], targets)
     calibration = Calibration(
@@ -202,50 +197,38 @@ def from_dict(data: dict[str, Any]) -> Calibration:
     return calibration
 
 
-def _known(table: dict[str, Any], keys: tuple[str, ...], prefix: str) -> None:
-    for key, value in table.items():
-        if key not in keys:
-            raise _error(f"{prefix}{key}", value, "one of the keys " + ", ".join(keys))
-
-
-def _integer(key: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _error(key, value, f"an integer in [{low}, {high}]")
-    return value
-
-
-def _number(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _error(key, value, "a finite number")
-    return value
-
-
 def _targets(raw: Any, years: float) -> tuple[Target, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
-        raise _error("targets", raw, "a non-empty list of tables ([[targets]])")
+        raise value_error("targets", raw, "a non-empty list of tables ([[targets]])")
     targets = []
     for i, table in enumerate(raw):
         where = f"targets[{i}]"
-        _known(table, TARGET_KEYS, f"{where}.")
+        known_keys(table, TARGET_KEYS, f"{where}.")
         for key in ("statistic", "market", "policy", "range"):
             if key not in table:
-                raise _error(f"{where}.{key}", None, "a value (required)")
+                raise value_error(f"{where}.{key}", None, "a value (required)")
         name = table["statistic"]
         if name not in statistics.REGISTRY:
-            raise _error(f"{where}.statistic", name, "one of " + ", ".join(statistics.REGISTRY))
+            raise value_error(
+                f"{where}.statistic", name, "one of " + ", ".join(statistics.REGISTRY)
+            )
         statistic = statistics.REGISTRY[name]
         if years < statistic.min_years:
-            raise _error("years", years, f">= {statistic.min_years} for {name} ({where}.statistic)")
+            raise value_error(
+                "years", years, f">= {statistic.min_years} for {name} ({where}.statistic)"
+            )
         market, policy = table["market"], table["policy"]
         if market not in parameters.market_names():
-            raise _error(
+            raise value_error(
                 f"{where}.market", market, "one of " + ", ".join(parameters.market_names())
             )
         if policy not in parameters.PRESETS:
-            raise _error(f"{where}.policy", policy, "one of " + ", ".join(parameters.PRESET_NAMES))
+            raise value_error(
+                f"{where}.policy", policy, "one of " + ", ".join(parameters.PRESET_NAMES)
+            )
         overrides = table.get("set", {})
         if not isinstance(overrides, dict):
-            raise _error(
+            raise value_error(
                 f"{where}.set", overrides, 'a table of dotted overrides ("partner.reps" = 10)'
             )
         overrides = _flat(overrides)
@@ -253,7 +236,7 @@ def _targets(raw: Any, years: float) -> tuple[Target, ...]:
             built = parameters.build(market, policy, overrides)
         except ConfigError as err:
             key = f"{where}.set.{err.key}" if err.key in overrides else f"{where}.set ({err.key})"
-            raise _error(key, err.value, err.expected) from None
+            raise value_error(key, err.value, err.expected) from None
         flat = parameters.flatten(built)
         normalized = tuple(sorted((k, flat[k]) for k in overrides))
         bounds = table["range"]
@@ -265,10 +248,10 @@ def _targets(raw: Any, years: float) -> tuple[Target, ...]:
                 for v in bounds
             )
         ):
-            raise _error(f"{where}.range", bounds, "[low, high], two finite numbers")
+            raise value_error(f"{where}.range", bounds, "[low, high], two finite numbers")
         low, high = float(bounds[0]), float(bounds[1])
         if not low < high:
-            raise _error(f"{where}.range", bounds, "low < high (a range that is not empty)")
+            raise value_error(f"{where}.range", bounds, "low < high (a range that is not empty)")
         targets.append(
             Target(
                 index=i,
@@ -317,60 +300,68 @@ def declaration(key: str) -> dataclasses.Field | None:
 
 def _free(raw: Any, targets: tuple[Target, ...]) -> tuple[FreeParameter, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
-        raise _error("free", raw, "a non-empty list of tables ([[free]])")
+        raise value_error("free", raw, "a non-empty list of tables ([[free]])")
     markets = list(dict.fromkeys(t.market for t in targets))
     free: list[FreeParameter] = []
     for i, table in enumerate(raw):
         where = f"free[{i}]"
-        _known(table, FREE_KEYS, f"{where}.")
+        known_keys(table, FREE_KEYS, f"{where}.")
         for key in ("key", "low", "high"):
             if key not in table:
-                raise _error(f"{where}.{key}", None, "a value (required)")
+                raise value_error(f"{where}.{key}", None, "a value (required)")
         key = table["key"]
         f = declaration(key) if isinstance(key, str) else None
         if f is None:
-            raise _error(f"{where}.key", key, "a declared parameter (see `partnersim presets`)")
+            raise value_error(
+                f"{where}.key", key, "a declared parameter (see `partnersim presets`)"
+            )
         kind = type(f.default)
         if kind not in (int, float):
-            raise _error(
+            raise value_error(
                 f"{where}.key", key, "a number parameter (booleans and text are not searched)"
             )
         market = table.get("market")
         if key.startswith("market."):
             if market not in markets:
-                raise _error(
+                raise value_error(
                     f"{where}.market",
                     market,
                     f"the market a target runs whose file {key} belongs to "
                     f"(one of {', '.join(markets)})",
                 )
         elif market is not None:
-            raise _error(f"{where}.market", market, f"no market for {key} (only market.* keys)")
-        low = _number(f"{where}.low", table["low"])
-        high = _number(f"{where}.high", table["high"])
+            raise value_error(
+                f"{where}.market", market, f"no market for {key} (only market.* keys)"
+            )
+        low = finite_number(f"{where}.low", table["low"])
+        high = finite_number(f"{where}.high", table["high"])
         if kind is int:
             for bound, value in (("low", low), ("high", high)):
                 if not isinstance(value, int):
-                    raise _error(f"{where}.{bound}", value, f"an integer ({key} is an integer)")
+                    raise value_error(
+                        f"{where}.{bound}", value, f"an integer ({key} is an integer)"
+                    )
         if not low < high:
-            raise _error(f"{where}", {"low": low, "high": high}, "low < high")
+            raise value_error(f"{where}", {"low": low, "high": high}, "low < high")
         declared_low, declared_high = f.metadata.get("low"), f.metadata.get("high")
         declared = range_text(declared_low, declared_high)
         if declared_low is not None and low < declared_low:
-            raise _error(f"{where}.low", low, f"{declared} ({key}'s declared range)")
+            raise value_error(f"{where}.low", low, f"{declared} ({key}'s declared range)")
         if declared_high is not None and high > declared_high:
-            raise _error(f"{where}.high", high, f"{declared} ({key}'s declared range)")
+            raise value_error(f"{where}.high", high, f"{declared} ({key}'s declared range)")
         log = table.get("log", False)
         if not isinstance(log, bool):
-            raise _error(f"{where}.log", log, "true or false")
+            raise value_error(f"{where}.log", log, "true or false")
         if log and low <= 0:
-            raise _error(f"{where}.low", low, "> 0 with log = true")
+            raise value_error(f"{where}.low", low, "> 0 with log = true")
         parameter = FreeParameter(key=key, market=market, low=kind(low), high=kind(high), log=log)
         if any(p.name == parameter.name for p in free):
-            raise _error(f"{where}.key", key, f"each parameter once ({parameter.name} is repeated)")
+            raise value_error(
+                f"{where}.key", key, f"each parameter once ({parameter.name} is repeated)"
+            )
         for target in targets:
             if parameter.applies_to(target.market) and key in dict(target.overrides):
-                raise _error(
+                raise value_error(
                     f"targets[{target.index}].set.{key}",
                     dict(target.overrides)[key],
                     f"a parameter that is not free ({where} searches {parameter.name})",
@@ -397,7 +388,7 @@ def _check_builds(
                 if err.key == parameter.key
                 else f"a value that keeps {err.key} {err.expected}"
             )
-            raise _error(where, value, f"{expected} (with targets[{target.index}])") from None
+            raise value_error(where, value, f"{expected} (with targets[{target.index}])") from None
 
 
 def _check_columns(calibration: Calibration) -> None:
@@ -407,7 +398,7 @@ def _check_columns(calibration: Calibration) -> None:
     )
     for target in calibration.targets:
         if target.statistic in missing:
-            raise _error(
+            raise value_error(
                 f"targets[{target.index}].statistic",
                 target.statistic,
                 f"a statistic the model can give ({missing[target.statistic]} is not in the "

@@ -19,7 +19,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,15 @@ from agents import parameters
 from agents.parameters import MAX_YEARS, ConfigError, frozen, is_integer, is_real
 from experiments import policy_file
 from experiments.calibration.targets import MAX_TRIALS, MAX_WORKERS, declaration
-from experiments.config import NAME_PATTERN, _flatten_dotted, brief, closest_names
-from experiments.toml_io import parse, read_text
+from experiments.config import NAME_PATTERN, _flatten_dotted, closest_names
+from experiments.toml_io import (
+    finite_number,
+    integer_in,
+    known_keys,
+    parse,
+    read_text,
+    value_error,
+)
 
 TOP_KEYS = (
     "name",
@@ -60,18 +66,6 @@ DEFAULT_POPULATION = 20  # NSGA-II's: small, for searches of a few hundred trial
 MAX_OBJECTIVES = 4
 # Runs-table columns that identify a run rather than describe its outcome.
 ID_COLUMNS = ("run_id", "experiment", "design_point", "replication", "seed_entropy", "years")
-
-
-class _Brief:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return brief(self.value)
-
-
-def _error(key: str, value: Any, expected: str) -> ConfigError:
-    return ConfigError(key, _Brief(value), expected)
 
 
 @frozen
@@ -263,33 +257,33 @@ def load(path: str | Path) -> Problem:
 
 def from_dict(data: dict[str, Any]) -> Problem:
     """A Problem from a parsed TOML document."""
-    _known(data, TOP_KEYS, "")
+    known_keys(data, TOP_KEYS, "")
     for key in ("name", "years", "replications", "seed", "trials", "levers", "objectives"):
         if key not in data:
-            raise _error(key, None, "a value (required)")
+            raise value_error(key, None, "a value (required)")
     name = data["name"]
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise _error("name", name, "a name of letters, digits, _ . - (a directory name)")
+        raise value_error("name", name, "a name of letters, digits, _ . - (a directory name)")
     description = data.get("description", "")
     if not isinstance(description, str):
-        raise _error("description", description, "a string")
+        raise value_error("description", description, "a string")
     years = data["years"]
     if not is_real(years) or not 0 < years <= MAX_YEARS:
-        raise _error("years", years, f"a number of years in (0, {MAX_YEARS}]")
-    replications = _integer("replications", data["replications"], 1, 10_000)
-    seed = _integer("seed", data["seed"], 0, 2**63 - 1)
-    trials = _integer("trials", data["trials"], 1, MAX_TRIALS)
+        raise value_error("years", years, f"a number of years in (0, {MAX_YEARS}]")
+    replications = integer_in("replications", data["replications"], 1, 10_000)
+    seed = integer_in("seed", data["seed"], 0, 2**63 - 1)
+    trials = integer_in("trials", data["trials"], 1, MAX_TRIALS)
     workers = data.get("workers")
     if workers is not None:
-        workers = _integer("workers", workers, 1, MAX_WORKERS)
-    finalists = _integer("finalists", data.get("finalists", DEFAULT_FINALISTS), 1, 100)
-    check_seed = _integer("check_seed", data.get("check_seed", (seed + 1) % 2**63), 0, 2**63 - 1)
+        workers = integer_in("workers", workers, 1, MAX_WORKERS)
+    finalists = integer_in("finalists", data.get("finalists", DEFAULT_FINALISTS), 1, 100)
+    check_seed = integer_in("check_seed", data.get("check_seed", (seed + 1) % 2**63), 0, 2**63 - 1)
     if check_seed == seed:
-        raise _error("check_seed", check_seed, f"a seed other than seed ({seed}): fresh runs")
+        raise value_error("check_seed", check_seed, f"a seed other than seed ({seed}): fresh runs")
     confidence = data.get("confidence", DEFAULT_CONFIDENCE)
     if not is_real(confidence) or not 0.5 <= confidence < 1:
-        raise _error("confidence", confidence, "a level in [0.5, 1), e.g. 0.95")
-    population = _integer("population", data.get("population", DEFAULT_POPULATION), 2, 10_000)
+        raise value_error("confidence", confidence, "a level in [0.5, 1), e.g. 0.95")
+    population = integer_in("population", data.get("population", DEFAULT_POPULATION), 2, 10_000)
     market, policy, overrides = _base(data.get("base", {}))
     levers = _levers(data["levers"], market, policy, overrides)
     columns = outcome_columns()
@@ -316,42 +310,24 @@ def from_dict(data: dict[str, Any]) -> Problem:
     )
 
 
-def _known(table: dict[str, Any], keys: tuple[str, ...], prefix: str) -> None:
-    for key, value in table.items():
-        if key not in keys:
-            raise _error(f"{prefix}{key}", value, "one of the keys " + ", ".join(keys))
-
-
-def _integer(key: str, value: Any, low: int, high: int) -> int:
-    if not is_integer(value) or not low <= value <= high:
-        raise _error(key, value, f"an integer in [{low}, {high}]")
-    return int(value)
-
-
-def _number(key: str, value: Any) -> float:
-    if not is_real(value) or not math.isfinite(value):
-        raise _error(key, value, "a finite number")
-    return value
-
-
 def _base(base: Any) -> tuple[str, str, tuple[tuple[str, Any], ...]]:
     if not isinstance(base, dict):
-        raise _error("base", base, "a table ([base])")
-    _known(base, BASE_KEYS, "base.")
+        raise value_error("base", base, "a table ([base])")
+    known_keys(base, BASE_KEYS, "base.")
     market = base.get("market", "japan")
     if market not in parameters.market_names():
-        raise _error("base.market", market, "one of " + ", ".join(parameters.market_names()))
+        raise value_error("base.market", market, "one of " + ", ".join(parameters.market_names()))
     policy = base.get("policy", "hybrid")
     preset = policy_file.resolve(policy, "base.policy")
     raw = base.get("set", {})
     if not isinstance(raw, dict):
-        raise _error("base.set", raw, 'a table of dotted overrides ("partner.reps" = 10)')
+        raise value_error("base.set", raw, 'a table of dotted overrides ("partner.reps" = 10)')
     overrides = _flatten_dotted("base.set", raw)
     try:
         built = parameters.build(market, preset, overrides)
     except ConfigError as err:
         key = f"base.set.{err.key}" if err.key in overrides else f"base.set ({err.key})"
-        raise _error(key, err.value, err.expected) from None
+        raise value_error(key, err.value, err.expected) from None
     flat = parameters.flatten(built)
     return market, policy, tuple(sorted((k, flat[k]) for k in overrides))
 
@@ -360,7 +336,9 @@ def _levers(
     raw: Any, market: str, policy: str, overrides: tuple[tuple[str, Any], ...]
 ) -> tuple[Lever, ...]:
     if not isinstance(raw, dict) or not raw:
-        raise _error("levers", raw, 'a table of policy levers ("policy.urgency" = { low, high })')
+        raise value_error(
+            "levers", raw, 'a table of policy levers ("policy.urgency" = { low, high })'
+        )
     table = _flatten_dotted("levers", raw)
     fixed = dict(overrides)
     base = policy_file.resolve(policy, "base.policy")
@@ -373,9 +351,9 @@ def _levers(
                 n for n in closest_names(key) if n.startswith("policy.") and n != "policy.name"
             ]
             hint = f" (closest: {', '.join(close)})" if close else ""
-            raise _error(where, value, f"a policy lever the vendor chooses{hint}")
+            raise value_error(where, value, f"a policy lever the vendor chooses{hint}")
         if key in fixed:
-            raise _error(
+            raise value_error(
                 f"base.set.{key}", fixed[key], f"a parameter that is not a lever ({where})"
             )
         current = getattr(base, lever_name)
@@ -384,7 +362,7 @@ def _levers(
         elif isinstance(value, dict):
             lever = _bounds(where, key, value, current)
         else:
-            raise _error(where, value, "bounds { low = ..., high = ... } or a list of choices")
+            raise value_error(where, value, "bounds { low = ..., high = ... } or a list of choices")
         for bound in lever.choices or (lever.low, lever.high):
             _check_builds(where, key, bound, market, base, fixed)
         levers.append(lever)
@@ -395,59 +373,63 @@ def _choices(
     where: str, key: str, values: list[Any], market: str, base: Any, fixed: dict[str, Any]
 ) -> Lever:
     if len(values) < 2:
-        raise _error(where, values, "at least two choices (a single value belongs in base.set)")
+        raise value_error(
+            where, values, "at least two choices (a single value belongs in base.set)"
+        )
     normalized = []
     for value in values:
         if isinstance(value, list | dict):
-            raise _error(where, value, "single values (numbers or strings)")
+            raise value_error(where, value, "single values (numbers or strings)")
         params = _check_builds(where, key, value, market, base, fixed)
         normalized.append(parameters.flatten(params)[key])
     if len(set(map(repr, normalized))) != len(normalized):
-        raise _error(where, values, "distinct choices")
+        raise value_error(where, values, "distinct choices")
     return Lever(key=key, choices=tuple(normalized))
 
 
 def _bounds(where: str, key: str, table: dict[str, Any], current: Any) -> Lever:
     extra = sorted(set(table) - set(LEVER_KEYS))
     if extra:
-        raise _error(f"{where}.{extra[0]}", table[extra[0]], "only low, high, step and log")
+        raise value_error(f"{where}.{extra[0]}", table[extra[0]], "only low, high, step and log")
     kind = type(current)
     if kind not in (int, float):
-        raise _error(where, table, f"a list of choices ({key} is not a number)")
+        raise value_error(where, table, f"a list of choices ({key} is not a number)")
     for end in ("low", "high"):
         if end not in table:
-            raise _error(f"{where}.{end}", None, f"a number ({end} bound)")
-        _number(f"{where}.{end}", table[end])
+            raise value_error(f"{where}.{end}", None, f"a number ({end} bound)")
+        finite_number(f"{where}.{end}", table[end])
         if kind is int and not is_integer(table[end]):
-            raise _error(f"{where}.{end}", table[end], f"an integer ({key} is an integer)")
+            raise value_error(f"{where}.{end}", table[end], f"an integer ({key} is an integer)")
     low, high = kind(table["low"]), kind(table["high"])
     if not low < high:
-        raise _error(where, {"low": table["low"], "high": table["high"]}, "low < high")
+        raise value_error(where, {"low": table["low"], "high": table["high"]}, "low < high")
     f = declaration(key)
     declared_low, declared_high = f.metadata.get("low"), f.metadata.get("high")
     shown = f"a value in [{declared_low}, {declared_high}] ({key}'s declared range)"
     if declared_low is not None and low < declared_low:
-        raise _error(f"{where}.low", table["low"], shown)
+        raise value_error(f"{where}.low", table["low"], shown)
     if declared_high is not None and high > declared_high:
-        raise _error(f"{where}.high", table["high"], shown)
+        raise value_error(f"{where}.high", table["high"], shown)
     step = table.get("step")
     if step is not None:
-        _number(f"{where}.step", step)
+        finite_number(f"{where}.step", step)
         if kind is int and not is_integer(step):
-            raise _error(f"{where}.step", step, f"an integer ({key} is an integer)")
+            raise value_error(f"{where}.step", step, f"an integer ({key} is an integer)")
         if not 0 < step <= high - low:
-            raise _error(f"{where}.step", step, f"a step in (0, {high - low}]")
+            raise value_error(f"{where}.step", step, f"a step in (0, {high - low}]")
         count = (high - low) / step
         if abs(count - round(count)) > 1e-9:
-            raise _error(f"{where}.step", step, f"a step that divides high - low ({high - low})")
+            raise value_error(
+                f"{where}.step", step, f"a step that divides high - low ({high - low})"
+            )
         step = kind(step)
     log = table.get("log", False)
     if not isinstance(log, bool):
-        raise _error(f"{where}.log", log, "true or false")
+        raise value_error(f"{where}.log", log, "true or false")
     if log and low <= 0:
-        raise _error(f"{where}.low", table["low"], "> 0 with log = true")
+        raise value_error(f"{where}.low", table["low"], "> 0 with log = true")
     if log and step is not None and not (kind is int and step == 1):
-        raise _error(f"{where}.step", step, "no step with log = true")
+        raise value_error(f"{where}.step", step, "no step with log = true")
     return Lever(key=key, low=low, high=high, step=step, log=log)
 
 
@@ -460,28 +442,30 @@ def _check_builds(
         expected = (
             err.expected if err.key == key else f"a value that keeps {err.key} {err.expected}"
         )
-        raise _error(where, value, expected) from None
+        raise value_error(where, value, expected) from None
 
 
 def _outcome(where: str, table: dict[str, Any], columns: dict[str, str]) -> Outcome:
     if "outcome" not in table:
-        raise _error(f"{where}.outcome", None, "a runs-table column (e.g. npv_usd)")
+        raise value_error(f"{where}.outcome", None, "a runs-table column (e.g. npv_usd)")
     column = table["outcome"]
     if column not in columns:
         shown = ", ".join(c for c in ("npv_usd", "partnership_terminated", "revenue_total_usd"))
-        raise _error(
+        raise value_error(
             f"{where}.outcome",
             column,
             f"an outcome column of the runs table (e.g. {shown}; README, Output tables)",
         )
     below, above = table.get("below"), table.get("above")
     if below is not None and above is not None:
-        raise _error(f"{where}.above", above, "below or above, not both")
+        raise value_error(f"{where}.above", above, "below or above, not both")
     for key, value in (("below", below), ("above", above)):
         if value is not None:
             if columns[column] != "number":
-                raise _error(f"{where}.{key}", value, f"no threshold ({column} is true or false)")
-            _number(f"{where}.{key}", value)
+                raise value_error(
+                    f"{where}.{key}", value, f"no threshold ({column} is true or false)"
+                )
+            finite_number(f"{where}.{key}", value)
     return Outcome(
         column=column,
         kind=columns[column],
@@ -492,41 +476,41 @@ def _outcome(where: str, table: dict[str, Any], columns: dict[str, str]) -> Outc
 
 def _objectives(raw: Any, columns: dict[str, str]) -> tuple[Objective, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
-        raise _error("objectives", raw, "a non-empty list of tables ([[objectives]])")
+        raise value_error("objectives", raw, "a non-empty list of tables ([[objectives]])")
     if len(raw) > MAX_OBJECTIVES:
-        raise _error("objectives", f"{len(raw)} objectives", f"at most {MAX_OBJECTIVES}")
+        raise value_error("objectives", f"{len(raw)} objectives", f"at most {MAX_OBJECTIVES}")
     objectives = []
     for i, table in enumerate(raw):
         where = f"objectives[{i}]"
-        _known(table, OBJECTIVE_KEYS, f"{where}.")
+        known_keys(table, OBJECTIVE_KEYS, f"{where}.")
         outcome = _outcome(where, table, columns)
         direction = table.get("direction")
         if direction not in ("maximize", "minimize"):
-            raise _error(f"{where}.direction", direction, "maximize or minimize")
+            raise value_error(f"{where}.direction", direction, "maximize or minimize")
         if any(o.label == outcome.label for o in objectives):
-            raise _error(f"{where}.outcome", outcome.label, "each objective once")
+            raise value_error(f"{where}.outcome", outcome.label, "each objective once")
         objectives.append(Objective(outcome=outcome, direction=direction))
     return tuple(objectives)
 
 
 def _constraints(raw: Any, columns: dict[str, str], replications: int) -> tuple[Constraint, ...]:
     if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
-        raise _error("constraints", raw, "a list of tables ([[constraints]])")
+        raise value_error("constraints", raw, "a list of tables ([[constraints]])")
     constraints = []
     for i, table in enumerate(raw):
         where = f"constraints[{i}]"
-        _known(table, CONSTRAINT_KEYS, f"{where}.")
+        known_keys(table, CONSTRAINT_KEYS, f"{where}.")
         outcome = _outcome(where, table, columns)
         sides = [side for side in ("max", "min") if side in table]
         if len(sides) != 1:
-            raise _error(where, table, "one of max or min (the bound the outcome must keep)")
+            raise value_error(where, table, "one of max or min (the bound the outcome must keep)")
         side = sides[0]
-        limit = _number(f"{where}.{side}", table[side])
+        limit = finite_number(f"{where}.{side}", table[side])
         if outcome.share and not 0 <= limit <= 1:
-            raise _error(
+            raise value_error(
                 f"{where}.{side}", limit, f"a share in [0, 1] ({outcome.label} is a share)"
             )
         if not outcome.share and replications < 2:
-            raise _error("replications", replications, f">= 2 for a bound on a mean ({where})")
+            raise value_error("replications", replications, f">= 2 for a bound on a mean ({where})")
         constraints.append(Constraint(index=i, outcome=outcome, side=side, limit=float(limit)))
     return tuple(constraints)
