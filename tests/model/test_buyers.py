@@ -298,3 +298,25 @@ def test_the_monthly_table_shows_the_desk_and_the_leads():
     waits = monthly["desk_wait_mean_days"].drop_nulls()
     assert waits.len() > 12 and (waits >= 0).all()
     assert (monthly["leads_waiting"] >= 0).all()
+
+
+@pytest.mark.parametrize("setback", [True, False])
+def test_pressing_a_meeting_is_violating_each_attendee_not_at_ease(setback):
+    """`press` inlines `violate` for speed: both must leave the buying center the same."""
+    overrides = {**JAPAN_SMALL, "market.clients": 5, "mechanisms.comfort_setback": setback}
+    # a pressure big enough to set interactions back (round(4 * 0.3) = 1)
+    overrides["market.urgency_pressure_severity"] = 0.3
+    pressed = run_model(make_spec("japan", "hybrid", overrides, years=0.1)).clients[0]
+    violated = run_model(make_spec("japan", "hybrid", overrides, years=0.1)).clients[0]
+    for client in (pressed, violated):
+        client.favourable[:] = [3 + i for i in range(client.size)]
+        client.commitment[:] = [0.1 * (i % 3) for i in range(client.size)]
+        client.at_ease[1] = True  # at ease: pressure spares it
+    present = [*range(0, violated.size, 2), 1]
+    pressed.press(present)
+    severity = violated.model.pressure_per_meeting
+    for i in present:
+        if not violated.at_ease[i]:
+            violated.violate(i, severity)
+    assert pressed.trust == pytest.approx(violated.trust, abs=1e-12)
+    assert pressed.favourable == violated.favourable
