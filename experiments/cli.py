@@ -443,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     from experiments.explain import add_parser as add_explain_parser
 
     add_explain_parser(sub)
+    from experiments.app.command import add_parser as add_app_parser
+
+    add_app_parser(sub)
     return parser
 
 

@@ -91,7 +91,7 @@ def execute(spec: RunSpec) -> RunResult | RunFailure:
         sys.setswitchinterval(previous)
 
 
-def _start_worker(driver_pid: int | None = None) -> None:
+def start_worker(driver_pid: int | None = None) -> None:
     """A pool worker leaves Ctrl-C to the driver, which stops submitting and saves what
     finished, and exits when the driver is gone (killed with SIGKILL, say): the pool would
     otherwise keep it running, or idle and holding its memory, for good.
@@ -162,7 +162,7 @@ def local_executor(workers: int | None = None) -> Iterator[ExecutorInfo]:
     pool = cf.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
-        initializer=_start_worker,
+        initializer=start_worker,
         initargs=(os.getpid(),),
     )
     try:
