@@ -104,14 +104,14 @@ def pinned_baseline(setting: Setting) -> Setting:
     return setting.with_policy_of(pinned)
 
 
-def header_buttons(setting: Setting) -> bool:
+def header_buttons(disabled: bool) -> tuple[bool, bool, bool]:
+    """Run, pin the setting as the baseline, return to the starting preset's baseline."""
     run, pin, reset = st.columns(3)
-    pressed = run.button("Run", type="primary", key="run")
-    if pin.button("Pin as baseline", key="pin"):
-        st.session_state["baseline"] = setting
-    if reset.button("Baseline: the starting preset", key="unpin"):
-        st.session_state["baseline"] = None
-    return pressed
+    return (
+        run.button("Run", type="primary", key="run", disabled=disabled),
+        pin.button("Pin as baseline", key="pin", disabled=disabled),
+        reset.button("Baseline: the starting preset", key="unpin"),
+    )
 
 
 def describe(setting: Setting) -> str:
@@ -146,20 +146,22 @@ def main() -> None:
     st.set_page_config(page_title="partnersim: what if", layout="wide")
     st.title("What if")
     values, error_slots = controls()
+    pool = pools.shared(int(os.environ.get(WORKERS_ENV, "0")) or None)
     try:
         setting = current_setting(values)
         specs = setting.specs()
-        baseline = pinned_baseline(setting)
-        baseline_specs = baseline.specs()
     except ConfigError as err:
+        header_buttons(disabled=True)
         slot = error_slots.get(err.key) or error_slots.get(err.key.split(" ")[0])
-        message = f"partnersim: error: {err}"
-        (slot or st).error(message)
+        (slot or st).error(f"partnersim: error: {err}")
         st.warning("Nothing runs until the model accepts every value.")
         return
-    pool = pools.shared(int(os.environ.get(WORKERS_ENV, "0")) or None)
-    pressed = header_buttons(setting)
-    baseline = pinned_baseline(setting)  # a pin pressed in this run counts at once
+    pressed, pin, unpin = header_buttons(disabled=False)
+    if pin:
+        st.session_state["baseline"] = setting
+    if unpin:
+        st.session_state["baseline"] = None
+    baseline = pinned_baseline(setting)
     baseline_specs = baseline.specs()
     st.caption(
         f"Setting: {setting.market}, {describe(setting)}. Baseline: {describe(baseline)}. "
