@@ -1,4 +1,5 @@
 # The two commands of the Quickstart: `make demo` and `make test`. Each creates .venv when missing.
+# `make app` serves the what-if page (README, "What-if app").
 # `make fast` runs the tests not marked slow: a quick loop while working (make test runs all).
 # `make thorough` runs them all with Hypothesis's thorough profile (fresh examples, 400 per
 # property): where time allows, not in CI.
@@ -6,7 +7,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test fast thorough lint clean
+.PHONY: demo app test fast thorough lint clean
 
 $(BIN)/partnersim: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +17,10 @@ $(BIN)/partnersim: pyproject.toml
 
 demo: $(BIN)/partnersim
 	$(BIN)/partnersim run experiments/configs/quickstart.toml --report
+
+# The what-if page at http://127.0.0.1:8501 (Ctrl-C stops it and its workers).
+app: $(BIN)/partnersim
+	$(BIN)/partnersim app
 
 lint: $(BIN)/partnersim
 	$(BIN)/ruff check .
