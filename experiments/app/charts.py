@@ -7,6 +7,8 @@ them out for a phone or a wide screen. Money is in dollars with SI prefixes, sha
 
 from __future__ import annotations
 
+import textwrap
+
 import altair as alt
 import polars as pl
 
@@ -15,6 +17,7 @@ from experiments.charts.common import BAND_OPACITY, DASHES, MONEY, PALETTE, SHAR
 
 ORDER = ("setting", "baseline")
 HEIGHT = 240
+SUBTITLE_CHARS = 46  # about 300 px of subtitle text
 
 
 def _color() -> alt.Color:
@@ -33,8 +36,11 @@ def _dash() -> alt.StrokeDash:
 
 
 def _frame(chart: alt.Chart | alt.LayerChart, title: str, subtitle: str) -> alt.Chart:
+    """A chart as wide as its container, its subtitle in lines that fit a phone's width."""
     return chart.properties(
-        title=alt.TitleParams(title, subtitle=subtitle, anchor="start"),
+        title=alt.TitleParams(
+            title, subtitle=textwrap.wrap(subtitle, SUBTITLE_CHARS), anchor="start"
+        ),
         width="container",
         height=HEIGHT,
     )

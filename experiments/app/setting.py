@@ -25,6 +25,7 @@ LEVERS = STYLE + OPERATIONS
 MAX_REPLICATIONS = 1000  # an ensemble the app holds in memory and draws
 DEFAULT_REPLICATIONS = 20
 DEFAULT_SEED = 20261207
+DECIMALS = 9  # control values are rounded to this many decimals
 
 
 def preset_values(preset: str) -> dict[str, Any]:
@@ -48,6 +49,8 @@ class Setting:
     def of(cls, market: str, preset: str, values: dict[str, Any], **ensemble: Any) -> Setting:
         """A setting from control values: only the levers that differ from the preset count."""
         start = preset_values(preset) if preset in parameters.PRESETS else {}
+        # A slider's 0.35000000000000003 is the 0.35 a file would say: the same run ids.
+        values = {k: round(v, DECIMALS) if isinstance(v, float) else v for k, v in values.items()}
         moved = tuple(sorted((k, v) for k, v in values.items() if start.get(k, object()) != v))
         return cls(market=market, preset=preset, levers=moved, **ensemble)
 

@@ -39,6 +39,8 @@ def test_a_setting_keeps_only_the_levers_moved_from_its_preset():
     moved = Setting.of("japan", "hybrid", values)
     assert moved.levers == (("urgency", 0.9),)
     assert Setting.of("japan", "hybrid", setting.preset_values("hybrid")).levers == ()
+    drifted = Setting.of("japan", "hybrid", values | {"urgency": 0.1 + 0.2})  # 0.30000000000000004
+    assert drifted.levers == (("urgency", 0.3),)
     assert moved.params().policy.urgency == 0.9
     assert moved.params().policy.relationship_investment == (
         parameters.PRESETS["hybrid"].relationship_investment
