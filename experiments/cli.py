@@ -443,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     from experiments.explain import add_parser as add_explain_parser
 
     add_explain_parser(sub)
+    from experiments.discovery.command import add_parser as add_discover_parser
+
+    add_discover_parser(sub)
     return parser
 
 
