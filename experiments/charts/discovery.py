@@ -66,7 +66,8 @@ def peeling_chart(frame: Any, *, title: str, subtitle: Any = None) -> alt.FacetC
                 title,
                 [
                     *([subtitle] if isinstance(subtitle, str) else list(subtitle or [])),
-                    "each dot a step of the peeling; ringed: the chosen box",
+                    "each dot a step of the peeling (then of restrictions dropped); "
+                    "ringed: the chosen box",
                 ],
             )
         )
