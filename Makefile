@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 $(BIN)/partnersim: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,app]'
+	$(BIN)/python -m pip install --quiet -e '.[test,app,discovery]'
 	touch $@
 
 demo: $(BIN)/partnersim

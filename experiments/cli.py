@@ -446,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     from experiments.app.command import add_parser as add_app_parser
 
     add_app_parser(sub)
+    from experiments.discovery.command import add_parser as add_discover_parser
+
+    add_discover_parser(sub)
     return parser
 
 

@@ -4,7 +4,11 @@ An experiment names a base configuration (market profile, policy preset, dotted 
 a horizon, a number of replications and a seed, and optionally a sweep: a design kind
 (grid, lhs, sobol, morris) over dotted parameters given as lists of values or as bounds.
 The keys `market` and `policy` in a sweep are special: their values are market profile and
-policy preset names. See docs/EXPERIMENTS.md for the format.
+policy preset names. A sweep lists its keys in `[sweep.parameters]`, or splits them into
+`[sweep.levers]` (what the vendor chooses: `policy` presets and `policy.*` levers, as lists,
+crossed with everything else) and `[sweep.uncertainties]` (rates no one chooses, which a
+sampled design samples), so that every lever setting meets the same sampled futures. See
+docs/EXPERIMENTS.md for the format.
 
 Everything is checked when the config is constructed, by building the model's parameters
 (`agents.parameters.build`) with each swept value, so an unknown parameter, a value out of
@@ -41,7 +45,18 @@ NAMED_SWEEP_COLUMNS = {"market": "market.name", "policy": "policy.name"}
 
 TOP_KEYS = ("name", "description", "years", "replications", "seed", "base", "sweep")
 BASE_KEYS = ("market", "policy", "set")
-SWEEP_KEYS = ("design", "samples", "levels", "second_order", "parameters")
+SWEEP_KEYS = (
+    "design",
+    "samples",
+    "levels",
+    "second_order",
+    "parameters",
+    "levers",
+    "uncertainties",
+)
+# The tables a sweep's keys are read from; a key's role is the table it was given in.
+SWEEP_TABLES = {"parameters": None, "levers": "lever", "uncertainties": "uncertainty"}
+ROLE_TABLES = {role: table for table, role in SWEEP_TABLES.items()}
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 DEFAULT_MORRIS_LEVELS = 4
 MAX_RUNS = 1_000_000  # design points x replications: beyond, planning alone takes GBs
@@ -62,15 +77,23 @@ class SweptParameter:
     key: str  # dotted parameter name, or `market` / `policy`
     values: tuple[Any, ...] | None = None
     bounds: Bounds | None = None
+    role: str | None = None  # "lever", "uncertainty", or None (given in [sweep.parameters])
 
     def __post_init__(self) -> None:
+        if self.role not in ROLE_TABLES:
+            raise value_error(f"{self.where}.role", self.role, "lever, uncertainty or none")
         if (self.values is None) == (self.bounds is None):
-            raise value_error(f"sweep.parameters.{self.key}", MISSING, "a list of values or bounds")
+            raise value_error(self.where, MISSING, "a list of values or bounds")
 
     @property
     def column(self) -> str:
         """The runs-table column holding this parameter (`policy` -> `policy.name`)."""
         return NAMED_SWEEP_COLUMNS.get(self.key, self.key)
+
+    @property
+    def where(self) -> str:
+        """The config key that gives it: `sweep.levers.policy` or `sweep.parameters.x`."""
+        return f"sweep.{ROLE_TABLES.get(self.role, 'parameters')}.{self.key}"
 
 
 @frozen
@@ -92,6 +115,16 @@ class Sweep:
     def listed(self) -> tuple[SweptParameter, ...]:
         """Parameters given as lists of values, in file order."""
         return tuple(p for p in self.parameters if p.values is not None)
+
+    @property
+    def levers(self) -> tuple[SweptParameter, ...]:
+        """Parameters given in [sweep.levers]: the vendor's choices, crossed with the rest."""
+        return tuple(p for p in self.parameters if p.role == "lever")
+
+    @property
+    def uncertainties(self) -> tuple[SweptParameter, ...]:
+        """Parameters given in [sweep.uncertainties]: what no one chooses."""
+        return tuple(p for p in self.parameters if p.role == "uncertainty")
 
 
 @frozen
@@ -235,13 +268,35 @@ def _sweep_from_dict(sweep: dict[str, Any]) -> Sweep:
     design = sweep.get("design", "grid")
     if design not in DESIGNS:
         raise value_error("sweep.design", design, "one of " + ", ".join(DESIGNS))
-    params = _flatten_dotted("sweep.parameters", _table(sweep, "parameters", "sweep.parameters"))
+    given = [t for t in SWEEP_TABLES if t in sweep]
+    if "parameters" in given and len(given) > 1:  # which keys are levers would be unclear
+        raise value_error(
+            f"sweep.{given[1]}",
+            sweep[given[1]],
+            "no [sweep.parameters] beside it (name the parameters, or the levers and "
+            "uncertainties, not both)",
+        )
     swept = []
-    for key, value in params.items():
-        where = f"sweep.parameters.{key}"
+    for table in given:
+        swept += _swept_from_table(table, _table(sweep, table, f"sweep.{table}"))
+    return Sweep(
+        design=design,
+        samples=sweep.get("samples"),
+        levels=sweep.get("levels"),
+        second_order=sweep.get("second_order"),
+        parameters=tuple(swept),
+    )
+
+
+def _swept_from_table(table: str, raw: dict[str, Any]) -> list[SweptParameter]:
+    """The keys of `[sweep.<table>]`, each a list of values or bounds, with the table's role."""
+    role = SWEEP_TABLES[table]
+    swept = []
+    for key, value in _flatten_dotted(f"sweep.{table}", raw).items():
+        where = f"sweep.{table}.{key}"
         _check_parameter_name(where, key, value, NAMED_SWEEPS)  # before the value's form
         if isinstance(value, list):
-            swept.append(SweptParameter(key=key, values=tuple(value)))
+            swept.append(SweptParameter(key=key, values=tuple(value), role=role))
         elif isinstance(value, dict):
             extra = sorted(set(value) - {"low", "high"})
             if extra:
@@ -251,18 +306,12 @@ def _sweep_from_dict(sweep: dict[str, Any]) -> Sweep:
                     raise value_error(f"{where}.{end}", MISSING, f"a number ({end} bound)")
                 if not is_real(value[end]):
                     raise value_error(f"{where}.{end}", value[end], "a number")
-            swept.append(SweptParameter(key=key, bounds=Bounds(**value)))
+            swept.append(SweptParameter(key=key, bounds=Bounds(**value), role=role))
         else:
             raise value_error(
                 where, value, "a list of values [a, b, ...] or bounds { low = ..., high = ... }"
             )
-    return Sweep(
-        design=design,
-        samples=sweep.get("samples"),
-        levels=sweep.get("levels"),
-        second_order=sweep.get("second_order"),
-        parameters=tuple(swept),
-    )
+    return swept
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -306,13 +355,11 @@ def _validate(config: ExperimentConfig) -> None:
     if len(overrides) != len(config.overrides):
         raise value_error("base.set", config.overrides, "each parameter once")
     for p in config.sweep.parameters:
-        _check_parameter_name(
-            f"sweep.parameters.{p.key}", p.key, p.values or p.bounds, NAMED_SWEEPS
-        )
+        _check_parameter_name(p.where, p.key, p.values or p.bounds, NAMED_SWEEPS)
     for key, value in overrides.items():
         if key not in NAMED_SWEEPS:  # those have their own message below
             _check_parameter_name(f"base.set.{key}", key, value)
-    swept = {p.column: p.key for p in config.sweep.parameters}
+    swept = {p.column: p.where for p in config.sweep.parameters}
     for key in overrides:
         if key in NAMED_SWEEPS:
             raise value_error(
@@ -322,7 +369,7 @@ def _validate(config: ExperimentConfig) -> None:
             raise value_error(
                 f"base.set.{key}",
                 overrides[key],
-                f"a parameter that is not swept (sweep.parameters.{swept[key]} sets {key})",
+                f"a parameter that is not swept ({swept[key]} sets {key})",
             )
     try:
         base = parameters.build(config.market, policy, overrides)
@@ -385,49 +432,99 @@ def _validate_sweep_options(sweep: Sweep) -> None:
             )
         if not isinstance(sweep.second_order, bool):
             raise value_error("sweep.second_order", sweep.second_order, "true or false")
+    _validate_roles(sweep)
     columns: dict[str, str] = {}  # runs-table column -> the key that sets it
     for p in sweep.parameters:
         other = columns.get(p.column)
-        if other == p.key:
-            raise value_error(f"sweep.parameters.{p.key}", p.key, "each parameter once")
+        if other == p.where:
+            raise value_error(p.where, p.key, "each parameter once")
         if other is not None:  # `policy` and `policy.name` both fill column policy.name
             raise value_error(
-                f"sweep.parameters.{p.key}",
+                p.where,
                 list(p.values) if p.values is not None else dataclasses.asdict(p.bounds),
-                f"one key per column (sweep.parameters.{other} also sets {p.column})",
+                f"one key per column ({other} also sets {p.column})",
             )
-        columns[p.column] = p.key
+        columns[p.column] = p.where
     if kind == "grid":
         for p in sweep.sampled:
             raise value_error(
-                f"sweep.parameters.{p.key}",
+                p.where,
                 {"low": p.bounds.low, "high": p.bounds.high},
                 "a list of values for design = 'grid' (bounds need lhs, sobol or morris)",
             )
     elif not sweep.sampled:
+        table = "uncertainties" if sweep.levers or sweep.uncertainties else "parameters"
         raise value_error(
-            "sweep.parameters",
+            f"sweep.{table}",
             {p.key: p.values for p in sweep.parameters},
             f"at least one parameter with bounds {{ low = ..., high = ... }} for design = '{kind}'",
         )
 
 
+def is_vendor_choice(key: str) -> bool:
+    """A lever: the policy preset (`policy`) or one of its levers (`policy.urgency`)."""
+    return key == "policy" or (
+        key.startswith("policy.") and key.removeprefix("policy.") in policy_file.levers()
+    )
+
+
+def _validate_roles(sweep: Sweep) -> None:
+    """Levers are vendor choices given as lists; uncertainties are anything no one chooses."""
+    roles = {p.role is None for p in sweep.parameters}
+    if len(roles) > 1:
+        raise value_error(
+            "sweep.parameters",
+            [p.key for p in sweep.parameters if p.role is None],
+            "no [sweep.parameters] beside [sweep.levers] or [sweep.uncertainties]",
+        )
+    for p in sweep.parameters:
+        value = list(p.values) if p.values is not None else dataclasses.asdict(p.bounds)
+        if p.key == "market" and p.role is not None:
+            raise value_error(
+                p.where, value, "no market profile here (set base.market: one market per file)"
+            )
+        if p.role == "lever" and not is_vendor_choice(p.key):
+            raise value_error(
+                p.where,
+                value,
+                f"a vendor choice (policy presets or a policy.* lever); {p.key} is not chosen "
+                "by the vendor: put it in [sweep.uncertainties]",
+            )
+        if p.role == "lever" and p.bounds is not None:
+            raise value_error(
+                p.where,
+                value,
+                "a list of values or preset names (levers are crossed with the uncertainties' "
+                "sample; bounds belong to [sweep.uncertainties])",
+            )
+        if p.role == "uncertainty" and (p.key == "policy" or p.key.startswith("policy.")):
+            raise value_error(
+                p.where,
+                value,
+                f"a rate no one chooses (market.*, trust.*, partner.*, ...); {p.key} is a "
+                "vendor choice: put it in [sweep.levers]",
+            )
+
+
 def _base_combinations(config: ExperimentConfig) -> list[tuple[str, parameters.Policy]]:
     """(market, policy) pairs a swept value must be valid for."""
-    named = {p.key: p.values for p in config.sweep.listed if p.key in NAMED_SWEEPS}
+    listed = {p.key: p for p in config.sweep.listed if p.key in NAMED_SWEEPS}
+    named = {key: p.values for key, p in listed.items()}
     for key, names in named.items():
+        where = listed[key].where
         if not names:
-            raise value_error(f"sweep.parameters.{key}", [], "a non-empty list of names")
+            raise value_error(where, [], "a non-empty list of names")
         for name in names:
             if key == "market":
-                _check_name(f"sweep.parameters.{key}", name, parameters.market_names())
+                _check_name(where, name, parameters.market_names())
             else:  # a preset or a policy file
-                policy_file.resolve(name, f"sweep.parameters.{key}")
+                policy_file.resolve(name, where)
         if len(set(names)) != len(names):
-            raise value_error(f"sweep.parameters.{key}", list(names), "distinct names")
+            raise value_error(where, list(names), "distinct names")
     markets = named.get("market", (config.market,))
     names = named.get("policy", (config.policy,))
-    policies = [policy_file.resolve(name, "sweep.parameters.policy") for name in names]
+    where = listed["policy"].where if "policy" in listed else "base.policy"
+    policies = [policy_file.resolve(name, where) for name in names]
     return [(m, p) for m in markets for p in policies]
 
 
@@ -435,7 +532,7 @@ def _validate_parameter(
     config: ExperimentConfig, swept: SweptParameter, combos: list[tuple[str, str]]
 ) -> SweptParameter:
     """Check one swept parameter against every base it will run on; normalize its values."""
-    where = f"sweep.parameters.{swept.key}"
+    where = swept.where
     if swept.key in NAMED_SWEEPS:
         if swept.bounds is not None:
             raise value_error(
@@ -455,7 +552,7 @@ def _validate_parameter(
             values.append(parameters.flatten(params)[swept.key])
         if len(set(map(repr, values))) != len(values):
             raise value_error(where, list(swept.values), "distinct values")
-        return SweptParameter(key=swept.key, values=tuple(values))
+        return dataclasses.replace(swept, values=tuple(values))
     low, high = swept.bounds.low, swept.bounds.high
     bounds = {"low": low, "high": high}
     if not all(math.isfinite(v) for v in (low, high)):
@@ -474,7 +571,7 @@ def _validate_parameter(
     for market, preset in combos:
         _build_one(market, preset, overrides, swept.key, low, f"{where}.low")
         _build_one(market, preset, overrides, swept.key, high, f"{where}.high")
-    return SweptParameter(key=swept.key, bounds=Bounds(low=kind(low), high=kind(high)))
+    return dataclasses.replace(swept, bounds=Bounds(low=kind(low), high=kind(high)))
 
 
 def _build_one(
@@ -510,7 +607,7 @@ def _normalized(params: parameters.Parameters, overrides: dict[str, Any]) -> dic
 
 # Tables whose keys are parameter names: always quoted, so that a dotted name reads back as
 # one key whichever way it is spelt.
-PARAMETER_TABLES = ("base.set", "sweep.parameters")
+PARAMETER_TABLES = ("base.set", "sweep.parameters", "sweep.levers", "sweep.uncertainties")
 
 
 def to_toml(config: ExperimentConfig) -> str:
@@ -527,11 +624,13 @@ def to_toml(config: ExperimentConfig) -> str:
     for key in ("samples", "levels", "second_order"):
         if getattr(sweep, key) is not None:
             table[key] = getattr(sweep, key)
-    if sweep.parameters:
-        table["parameters"] = {
-            p.key: list(p.values)
-            if p.values is not None
-            else {"low": p.bounds.low, "high": p.bounds.high}
-            for p in sweep.parameters
-        }
+    for name, role in SWEEP_TABLES.items():  # levers and uncertainties as given, not merged
+        given = [p for p in sweep.parameters if p.role == role]
+        if given:
+            table[name] = {
+                p.key: list(p.values)
+                if p.values is not None
+                else {"low": p.bounds.low, "high": p.bounds.high}
+                for p in given
+            }
     return toml_text({**document, "base": base, "sweep": table}, quoted=PARAMETER_TABLES)

@@ -5,7 +5,9 @@ Designs: a full-factorial `grid` over listed values; a Latin hypercube (`lhs`, f
 trajectories) from SALib, ready for `SALib.analyze`. Sampled designs draw a unit hypercube
 and scale it to each parameter's bounds: floats linearly, integers into equal-width bins
 so every integer in [low, high] is equally likely. Parameters given as lists in a sampled
-design are crossed with the sample (every sample row runs at every listed combination).
+design are crossed with the sample (every sample row runs at every listed combination): so
+with `[sweep.levers]` (lists) and `[sweep.uncertainties]` (bounds), every lever setting
+meets the same sampled futures, in the same order.
 
 Replication r of every design point gets the same root seed, SeedSequence(seed,
 spawn_key=(r,)) (RunSpec derives it): policy comparisons are paired (common random numbers).
@@ -87,7 +89,9 @@ class Plan:
 
         `parameters` maps each swept key (in config order, which is the column order of a
         sampled design) to `{"values": [...]}` or `{"low": .., "high": .., "type": ..}`, plus
-        the runs-table `column` it lands in.
+        the runs-table `column` it lands in and, for a sweep in levers and uncertainties, its
+        `role` ("lever" or "uncertainty"); `levers` and `uncertainties` then list their
+        runs-table columns (what `partnersim discover` groups by and analyses).
         """
         sweep = self.config.sweep
         parameters: dict[str, dict[str, Any]] = {}
@@ -98,12 +102,17 @@ class Plan:
                 entry = {"low": s.bounds.low, "high": s.bounds.high}
                 entry["type"] = type(s.bounds.low).__name__
             parameters[s.key] = {**entry, "column": s.column}
+            if s.role is not None:
+                parameters[s.key]["role"] = s.role
         described: dict[str, Any] = {"kind": sweep.design, "samples": sweep.samples}
         if sweep.design == "morris":
             described["levels"] = sweep.levels
         if sweep.design == "sobol":
             described["second_order"] = bool(sweep.second_order)
         described["parameters"] = parameters
+        if sweep.levers or sweep.uncertainties:
+            described["levers"] = [s.column for s in sweep.levers]
+            described["uncertainties"] = [s.column for s in sweep.uncertainties]
         return described
 
 
@@ -189,9 +198,8 @@ def point_parameters(config: ExperimentConfig, point: DesignPoint, cache: dict) 
         if err.key in swept:
             others = ", ".join(f"{k}={v!r}" for k, v in point.values if k != err.key)
             context = f" (with {others})" if others else ""
-            raise ConfigError(
-                f"sweep.parameters.{err.key}", err.value, f"{err.expected}{context}"
-            ) from None
+            where = next(p.where for p in config.sweep.parameters if p.key == err.key)
+            raise ConfigError(where, err.value, f"{err.expected}{context}") from None
         if err.key in dict(config.overrides):
             raise ConfigError(f"base.set.{err.key}", err.value, err.expected) from None
         raise ConfigError(

@@ -38,6 +38,7 @@ def test_shipped_configs_survive_toml_round_trip(path: Path) -> None:
 # directory written before would be refused as "a different config".
 SHIPPED_HASHES = {
     "hybrid_frontier": "ad77b1b140097cac",
+    "hybrid_robustness": "f4b7c860fc65e7f1",
     "overselling": "f8e44e9b0bd9744c",
     "patience": "65a9bdb17dfd28b3",
     "quickstart": "d193b0078f0df6b9",
