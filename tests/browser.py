@@ -2,12 +2,14 @@
 
 `DevTools` starts Debian's `chromium` with no network of its own (no background requests,
 no sync, no component updates), opens pages at a given window size, evaluates JavaScript,
-and records what the page logged and requested, so a test can assert that nothing failed
-and nothing left the machine. CHROMIUM is None where chromium is not installed.
+types and clicks as a user would, and records what each page logged, requested and failed
+to load, so a test can assert that nothing failed and nothing left the machine. CHROMIUM
+is None where chromium is not installed.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -56,6 +58,7 @@ class DevTools:
         self._id = 0
         self.events: list[dict[str, Any]] = []
         self.session: str | None = None
+        self.target: str | None = None
 
     def _message(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
@@ -85,21 +88,78 @@ class DevTools:
                 return reply.get("result", {})
             self.events.append(reply)
 
-    def open_page(self, width: int, height: int) -> None:
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
+    def open_page(self, width: int, height: int) -> str:
+        """A new tab of the given size, which later commands go to; returns its session id."""
+        self.target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = self.send(
+            "Target.attachToTarget", {"targetId": self.target, "flatten": True}
+        )["sessionId"]
         for domain in ("Runtime", "Log", "Page", "Network"):
             self.send(f"{domain}.enable")
+        self.resize(width, height)
+        return self.session
+
+    def resize(self, width: int, height: int) -> None:
+        """The current tab's window size, in CSS pixels."""
         self.send(
             "Emulation.setDeviceMetricsOverride",
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
         )
 
+    def close_page(self) -> None:
+        """Close the current tab; its recorded events stay."""
+        target, self.session = self.target, None
+        self.send("Target.closeTarget", {"targetId": target})
+
     def evaluate(self, expression: str) -> Any:
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
         return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 30, what: str = "") -> Any:
+        """Poll the page until `expression` is truthy; returns its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"after {timeout:g} s: {what or expression}")
+            time.sleep(0.1)
+
+    def click_at(self, x: float, y: float) -> None:
+        """A left click at the page's (x, y), as a mouse would make it."""
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send(
+                "Input.dispatchMouseEvent",
+                {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1},
+            )
+
+    def click(self, selector_js: str) -> None:
+        """Scroll the element `selector_js` evaluates to into view and click its centre."""
+        x, y = self.evaluate(
+            f"(() => {{ const e = {selector_js}; e.scrollIntoView({{block: 'center'}});"
+            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];"
+            " })()"
+        )
+        self.click_at(x, y)
+
+    def type_into(self, selector_js: str, text: str) -> None:
+        """Replace the text of the input `selector_js` evaluates to, as typed, then Enter."""
+        self.evaluate(f"(() => {{ const e = {selector_js}; e.focus(); e.select(); }})()")
+        self.send("Input.insertText", {"text": text})
+        enter = {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13}
+        self.send("Input.dispatchKeyEvent", {"type": "keyDown", "text": "\r", **enter})
+        self.send("Input.dispatchKeyEvent", {"type": "keyUp", **enter})
+
+    def screenshot(self, path: Path, full_page: bool = False) -> Path:
+        """The page as a PNG (the whole page with `full_page`, else the window)."""
+        shot = self.send(
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": full_page},
+            timeout=60,
+        )
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
 
     def close(self) -> None:
         with contextlib.suppress(OSError, RuntimeError, TimeoutError):
@@ -112,9 +172,13 @@ class DevTools:
         os.close(self._to_chrome)
         os.close(self._from_chrome)
 
-    def console_errors(self) -> list[str]:
+    def _events(self, session: str | None) -> list[dict[str, Any]]:
+        """The events recorded (of one tab's session, if given)."""
+        return [e for e in self.events if session is None or e.get("sessionId") == session]
+
+    def console_errors(self, session: str | None = None) -> list[str]:
         errors = []
-        for event in self.events:
+        for event in self._events(session):
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.exceptionThrown":
                 errors.append(json.dumps(params["exceptionDetails"])[:500])
@@ -124,9 +188,28 @@ class DevTools:
                 errors.append(params["entry"].get("text", "")[:500])
         return errors
 
-    def requested_urls(self) -> list[str]:
+    def requested_urls(self, session: str | None = None) -> list[str]:
+        """Every URL the page asked for: its requests and its WebSockets."""
         return [
-            e["params"]["request"]["url"]
-            for e in self.events
-            if e.get("method") == "Network.requestWillBeSent"
+            e["params"]["request"]["url"] if "request" in e["params"] else e["params"]["url"]
+            for e in self._events(session)
+            if e.get("method") in ("Network.requestWillBeSent", "Network.webSocketCreated")
         ]
+
+    def failed_requests(self, session: str | None = None) -> list[str]:
+        """'URL: reason' for each request that failed or was answered with an HTTP error."""
+        events = self._events(session)
+        urls = {
+            e["params"]["requestId"]: e["params"]["request"]["url"]
+            for e in events
+            if e.get("method") == "Network.requestWillBeSent"
+        }
+        failed = []
+        for event in events:
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Network.loadingFailed":
+                url = urls.get(params["requestId"], params["requestId"])
+                failed.append(f"{url}: {params.get('errorText')}")
+            elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
+                failed.append(f"{params['response']['url']}: HTTP {params['response']['status']}")
+        return failed

@@ -18,6 +18,8 @@ from experiments.charts.common import BAND_OPACITY, DASHES, MONEY, PALETTE, SHAR
 ORDER = ("setting", "baseline")
 HEIGHT = 240
 SUBTITLE_CHARS = 46  # about 300 px of subtitle text
+TITLE_CHARS = 34  # about 250 px of title text
+REVENUE_TITLE = "Cumulative revenue: P10, P50, P90"
 
 
 def _color() -> alt.Color:
@@ -36,13 +38,18 @@ def _dash() -> alt.StrokeDash:
 
 
 def _frame(chart: alt.Chart | alt.LayerChart, title: str, subtitle: str) -> alt.Chart:
-    """A chart as wide as its container, its subtitle in lines that fit a phone's width."""
+    """A chart as wide as its container, its title and subtitle in lines that fit a phone's
+    width, `height` px of plot under them."""
     return chart.properties(
         title=alt.TitleParams(
-            title, subtitle=textwrap.wrap(subtitle, SUBTITLE_CHARS), anchor="start"
+            textwrap.wrap(title, TITLE_CHARS) if len(title) > TITLE_CHARS else title,
+            subtitle=textwrap.wrap(subtitle, SUBTITLE_CHARS),
+            anchor="start",
         ),
         width="container",
         height=HEIGHT,
+        # Streamlit's default ("fit") squeezes title, legends and axes into `height`.
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
     )
 
 
@@ -64,7 +71,15 @@ def revenue_fan_chart(fan: pl.DataFrame, subtitle: str) -> alt.LayerChart:
     median = base.mark_line().encode(
         y="p50:Q", strokeDash=_dash(), tooltip=["month", SERIES, alt.Tooltip("p50:Q", format=MONEY)]
     )
-    return _frame(band + median, "Cumulative revenue: P10, P50, P90", subtitle)
+    return _frame(band + median, REVENUE_TITLE, subtitle)
+
+
+def waiting_chart(title: str) -> alt.Chart:
+    """A chart's frame with a line saying the first replication is not in yet."""
+    text = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_text(
+        text="waiting for the first replication", color="#666666"
+    )
+    return _frame(text.encode(x=alt.X("x:Q", axis=None)), title, "").properties(height=60)
 
 
 def npv_chart(runs: pl.DataFrame, subtitle: str) -> alt.LayerChart:
@@ -96,7 +111,7 @@ def survival_chart(curves: pl.DataFrame, subtitle: str) -> alt.Chart:
                 "curve:N",
                 title=None,
                 sort=["still running", "ended by vendor", "ended by partner"],
-                legend=alt.Legend(orient="bottom"),
+                legend=alt.Legend(orient="bottom", columns=2),
             ),
             detail=f"{SERIES}:N",
             tooltip=[SERIES, "curve", "month", alt.Tooltip("value:Q", format=SHARE)],

@@ -75,12 +75,13 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise UsageError(f"app: Streamlit is not installed, expected it: {INSTALL}")
     from streamlit.web import bootstrap
 
-    from experiments.app import page, pool
+    from experiments.app import page, pool, view
 
     os.environ["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     os.environ[page.OUT_ENV] = str(Path(args.out).resolve())
     flags = {key.replace(".", "_"): value for key, value in server_options(args).items()}
     bootstrap.load_config_options(flag_options=flags)
     pool.shared(args.workers)  # warm before the first page: spawned, imported, run once
+    view.warm_up()  # Altair's schema loaded before the first page, not at its first chart
     bootstrap.run(str(PAGE), False, [], flags)
     return 0

@@ -30,7 +30,7 @@ from experiments.store.atomic import write_bytes_atomically
 
 WORKERS_ENV = "PARTNERSIM_APP_WORKERS"  # set by `partnersim app --workers`
 OUT_ENV = "PARTNERSIM_APP_OUT"  # set by `partnersim app --out`
-REDRAW_S = 0.5  # the charts are redrawn at most this often while runs finish
+REDRAW_S = 2.0  # the charts are redrawn at most this often while runs finish
 POLL_S = 0.05
 
 
@@ -165,7 +165,8 @@ def main() -> None:
     baseline_specs = baseline.specs()
     st.caption(
         f"Setting: {setting.market}, {describe(setting)}. Baseline: {describe(baseline)}. "
-        f"{setting.replications} replications of {setting.years:g} years each, paired: "
+        f"{setting.replications} replications of {setting.years:g} "
+        f"year{'' if setting.years == 1 else 's'} each, paired: "
         f"replication r of both uses the same random numbers (seed {setting.seed})."
     )
     status, progress = st.empty(), st.empty()
@@ -179,6 +180,8 @@ def main() -> None:
     if pressed:
         pool.request(wanted)
         st.session_state["requested"] = ids
+        if not pool.results(ids["setting"] + ids["baseline"]):
+            view.waiting(slots)  # the browser loads its chart code while the first runs run
     follow(pool, ids, status, progress, slots, waiting=st.session_state.get("requested") == ids)
 
 
@@ -194,7 +197,7 @@ def progress_text(done: int, total: int, done0: int, started: float, now: float)
 def follow(pool, ids: dict, status, progress, slots, *, waiting: bool) -> None:
     """Draw what has finished; while runs asked for are pending, redraw as they finish."""
     total = len(set(ids["setting"]) | set(ids["baseline"]))
-    started, drawn, shown, done0 = time.monotonic(), -1, 0.0, None
+    started, drawn, shown, done0, progressed = time.monotonic(), -1, 0.0, None, -1
     while True:
         found = pool.results(ids["setting"] + ids["baseline"])
         failures = [r for r in found.values() if isinstance(r, RunFailure)]
@@ -215,7 +218,9 @@ def follow(pool, ids: dict, status, progress, slots, *, waiting: bool) -> None:
             if done:
                 view.draw(slots, ensembles)
             drawn, shown = done, now
+        if done != progressed:
             progress.progress(done / total, text=progress_text(done, total, done0, started, now))
+            progressed = done
         if done == total:
             status.success(f"{len(ids['setting'])} of {len(ids['setting'])} replications finished.")
             return

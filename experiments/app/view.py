@@ -49,6 +49,16 @@ def draw(slots: dict[str, Any], ensembles: ensemble.Ensembles) -> pl.DataFrame:
     differences = ensemble.paired_differences(ensembles)
     risk = {row["series"]: row for row in ensemble.risk_table(ensembles).iter_rows(named=True)}
     _headline(slots["headline"], risk, differences)
+    for name, figure in figures(ensembles, differences, risk).items():
+        slots[name].altair_chart(figure, width="stretch")
+    slots["differences"].dataframe(_difference_table(differences), hide_index=True)
+    return differences
+
+
+def figures(
+    ensembles: ensemble.Ensembles, differences: pl.DataFrame, risk: dict[str, dict]
+) -> dict[str, Any]:
+    """The five charts, by slot name."""
     runs = ensemble.runs_frame(ensembles)
     ended = risk.get("setting", {})
     npv_note = (
@@ -56,7 +66,7 @@ def draw(slots: dict[str, Any], ensembles: ensemble.Ensembles) -> pl.DataFrame:
         f"(95% CI {share(ended.get('npv_negative_lo'))}–{share(ended.get('npv_negative_hi'))}); "
         + difference_text(differences, "NPV")
     )
-    figures = {
+    return {
         "revenue": charts.revenue_fan_chart(
             ensemble.revenue_fan(ensembles),
             difference_text(differences, "Revenue over the horizon"),
@@ -75,10 +85,25 @@ def draw(slots: dict[str, Any], ensembles: ensemble.Ensembles) -> pl.DataFrame:
             "median: " + difference_text(differences, "Median days to close"),
         ),
     }
-    for name, figure in figures.items():
-        slots[name].altair_chart(figure, width="stretch")
-    slots["differences"].dataframe(_difference_table(differences), hide_index=True)
-    return differences
+
+
+def waiting(slots: dict[str, Any]) -> None:
+    """The first chart's frame until the first replication finishes."""
+    slots["revenue"].altair_chart(charts.waiting_chart(charts.REVENUE_TITLE), width="stretch")
+
+
+def warm_up() -> None:
+    """Build every chart of a tiny run once: the first page's first drawing then does not
+    pay for loading Altair's schema (a quarter of a second)."""
+    from experiments.app.pool import replicate
+    from sim.run import make_spec
+
+    spec = make_spec(overrides={"market.clients": 5, "partner.reps": 1}, years=0.1)
+    ensembles = {"setting": [replicate(spec)], "baseline": [replicate(spec)]}
+    differences = ensemble.paired_differences(ensembles)
+    risk = {row["series"]: row for row in ensemble.risk_table(ensembles).iter_rows(named=True)}
+    for chart in figures(ensembles, differences, risk).values():
+        chart.to_dict()
 
 
 def _headline(slot: Any, risk: dict[str, dict], differences: pl.DataFrame) -> None:
@@ -87,8 +112,8 @@ def _headline(slot: Any, risk: dict[str, dict], differences: pl.DataFrame) -> No
 
     def delta(key: str, fmt) -> str | None:
         a, b = setting.get(key), baseline.get(key)
-        if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
-            return None
+        if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)) or a == b:
+            return None  # no arrow where there is no change
         return fmt(a - b)
 
     points = lambda v: f"{v * 100:+.0f} pp"  # noqa: E731
