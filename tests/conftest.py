@@ -9,6 +9,7 @@ a bounded number of them and no deadline (a model run's time varies with its dra
 from __future__ import annotations
 
 import os
+import signal
 
 from hypothesis import HealthCheck, settings
 
@@ -28,3 +29,10 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# A suite started in the background by a shell without job control inherits SIGINT ignored,
+# and Python then leaves it ignored: the tests of Ctrl-C (in this process and in the
+# commands it starts, which inherit the disposition) would see no interrupt. Ctrl-C is
+# given back its usual meaning, so the suite tests the same thing however it is started.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
