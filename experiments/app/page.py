@@ -205,6 +205,12 @@ def follow(pool, ids: dict, status, progress, slots, *, waiting: bool) -> None:
             status.error(f"{len(failures)} runs failed: {failures[0].error}")
             return
         done = len(found)
+        if waiting and done < total and pool.lost(ids["setting"] + ids["baseline"]):
+            status.error(
+                "Some runs are no longer queued (a worker process was lost, or another page "
+                "asked for other runs): press Run to run them."
+            )
+            return
         done0 = done if done0 is None else done0
         if not waiting and done < total:
             status.info(f"Press Run to simulate this setting ({done} of {total} runs cached).")

@@ -72,18 +72,22 @@ class EnsemblePool:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
-        self._executor = cf.ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=start_worker,
-            initargs=(os.getpid(),),
-        )
         self._lock = threading.Lock()
         self._done: collections.OrderedDict[str, Replication | RunFailure] = (
             collections.OrderedDict()
         )
         self._pending: dict[str, cf.Future] = {}
         self.submitted = 0  # runs sent to the workers since the start
+        self._start()
+
+    def _start(self) -> None:
+        """A new pool of spawned workers, each warmed up at once."""
+        self._executor = cf.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker,
+            initargs=(os.getpid(),),
+        )
         self.warm = [self._executor.submit(warm_up) for _ in range(self.workers)]
 
     def worker_pids(self) -> list[int]:
@@ -104,7 +108,12 @@ class EnsemblePool:
             for spec in specs:
                 if spec.run_id in self._done or spec.run_id in self._pending:
                     continue
-                future = self._executor.submit(replicate, spec)
+                try:
+                    future = self._executor.submit(replicate, spec)
+                except cf.BrokenExecutor:  # a worker died (killed, out of memory): start anew
+                    self._executor.shutdown(wait=False, cancel_futures=True)
+                    self._start()
+                    future = self._executor.submit(replicate, spec)
                 self._pending[spec.run_id] = future
                 future.add_done_callback(lambda f, run_id=spec.run_id: self._store(run_id, f))
                 submitted += 1
@@ -116,7 +125,11 @@ class EnsemblePool:
             return
         try:
             result = future.result()
-        except Exception as err:  # a worker lost, or a result that did not come back
+        except cf.BrokenExecutor:  # lost with a worker, not a result: asked again, it runs
+            with self._lock:
+                self._pending.pop(run_id, None)
+            return
+        except Exception as err:  # a result that did not come back
             message = " ".join(f"{type(err).__name__}: {err}".split())
             result = RunFailure(run_id=run_id, error=message)
         trace = os.environ.get(TRACE_ENV)
@@ -136,6 +149,11 @@ class EnsemblePool:
             for run_id in found:
                 self._done.move_to_end(run_id)
             return found
+
+    def lost(self, run_ids: Iterable[str]) -> list[str]:
+        """Those of `run_ids` neither finished nor pending: lost with a worker, or never asked."""
+        with self._lock:
+            return [r for r in run_ids if r not in self._done and r not in self._pending]
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

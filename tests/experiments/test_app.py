@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ from experiments.app import ensemble, pool, setting
 from experiments.app.pool import Replication
 from experiments.app.setting import Setting
 from experiments.report.formatting import money
+from experiments.runner import RunFailure
 from sim.run import simulate
 
 streamlit_testing = pytest.importorskip("streamlit.testing.v1")
@@ -228,9 +231,29 @@ def test_a_new_request_drops_queued_runs_no_longer_wanted(shared_pool):
     assert len(finished) < len(many)  # the queued ones were cancelled, not run
 
 
-def wait_for(shared_pool, run_ids, seconds: float = 120):
-    import time
+def test_a_pool_that_lost_a_worker_starts_anew_and_runs_what_was_lost():
+    own = pool.EnsemblePool(1)
+    try:
+        (victim,) = own.worker_pids()
+        specs = Setting(levers=(("urgency", 0.25),), years=3, replications=3).specs()
+        ids = [s.run_id for s in specs]
+        own.request(specs)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not own.lost(ids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert own.lost(ids), "the runs of a killed worker are neither done nor pending"
+        assert not any(isinstance(r, RunFailure) for r in own.results(ids).values())
+        own.request(specs)  # a new pool: the lost runs run, and give the model's results
+        results = wait_for(own, ids)
+        assert victim not in own.worker_pids()
+        for spec in specs:
+            assert results[spec.run_id].row["npv_usd"] == simulate(spec).runs["npv_usd"].item()
+    finally:
+        own.shutdown()
 
+
+def wait_for(shared_pool, run_ids, seconds: float = 120):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         found = shared_pool.results(run_ids)
