@@ -18,7 +18,17 @@ FAILURES = "failures.parquet"
 LOCK = ".lock"
 # Everything `partnersim run` writes; `--fresh` removes exactly these. Steps that add files
 # to DIR (e.g. a report) should append their names so a fresh run removes stale copies.
-MANAGED = [*TABLES, MANIFEST, DESIGN, FAILURES, "report.html", "charts"]
+# The analyses of an experiment's runs write beside them: `partnersim discover` and `explain`.
+ANALYSES = [
+    "discovery.parquet",
+    "discovery_trajectory.parquet",
+    "discovery.csv",
+    "discovery.html",
+    "shapley.parquet",
+    "shapley_replications.parquet",
+    "explain.html",
+]
+MANAGED = [*TABLES, MANIFEST, DESIGN, FAILURES, "report.html", "charts", *ANALYSES]
 MANAGED_FOLDERS = {*TABLES, "charts"}
 PART = re.compile(r"part-(\d{6,})\.parquet")
 

@@ -210,9 +210,18 @@ def test_fresh_removes_only_what_partnersim_manages(plan, tmp_path: Path) -> Non
     (out / "charts").mkdir()
     (out / "charts" / "old.png").write_text("stale")
     (out / "notes.txt").write_text("mine")
+    for name in ("discovery.parquet", "discovery.html", "shapley.parquet", "explain.html"):
+        (out / name).write_text("stale: an analysis of the runs a fresh start removes")
     store.ResultStore.open(out, plan, fresh=True).close()
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "deals",
+        "design.parquet",
+        "manifest.json",
+        "monthly",
+        "notes.txt",
+        "runs",
+    ]
     assert (out / "notes.txt").read_text() == "mine"
-    assert not (out / "charts").exists() and (out / "manifest.json").exists()
 
 
 def test_a_report_refuses_runs_without_a_manifest(
