@@ -5,10 +5,8 @@ a horizon, a number of replications and a seed, and optionally a sweep: a design
 (grid, lhs, sobol, morris) over dotted parameters given as lists of values or as bounds.
 The keys `market` and `policy` in a sweep are special: their values are market profile and
 policy preset names. A sweep lists its keys in `[sweep.parameters]`, or splits them into
-`[sweep.levers]` (what the vendor chooses: `policy` presets and `policy.*` levers, as lists,
-crossed with everything else) and `[sweep.uncertainties]` (rates no one chooses, which a
-sampled design samples), so that every lever setting meets the same sampled futures. See
-docs/EXPERIMENTS.md for the format.
+`[sweep.levers]` and `[sweep.uncertainties]` (`experiments.sweep`, which reads the sweep and
+checks it on its own). See docs/EXPERIMENTS.md for the format.
 
 Everything is checked when the config is constructed, by building the model's parameters
 (`agents.parameters.build`) with each swept value, so an unknown parameter, a value out of
@@ -19,8 +17,6 @@ range or a wrong type fails at load time with the dotted key that holds it, e.g.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import functools
 import hashlib
 import math
 import re
@@ -31,100 +27,38 @@ from typing import Any
 from agents import parameters
 from agents.parameters import MAX_YEARS, MISSING, ConfigError, frozen, is_integer, is_real
 from experiments import policy_file
+from experiments import sweep as sweeps
+from experiments.sweep import (
+    DEFAULT_MORRIS_LEVELS,
+    NAMED_SWEEPS,
+    SWEEP_KEYS,
+    SWEEP_TABLES,
+    Sweep,
+    SweptParameter,
+)
+from experiments.sweep import DESIGNS as DESIGNS
+from experiments.sweep import NAMED_SWEEP_COLUMNS as NAMED_SWEEP_COLUMNS
+from experiments.sweep import Bounds as Bounds
+from experiments.sweep import design_point_count as design_point_count
 from experiments.toml_io import ConfigFileError as ConfigFileError
 from experiments.toml_io import brief as brief
-from experiments.toml_io import integer_in, known_keys, parse, read_text, value_error
+from experiments.toml_io import (
+    check_parameter_name,
+    flatten_dotted,
+    integer_in,
+    known_keys,
+    parse,
+    read_text,
+    table,
+    value_error,
+)
+from experiments.toml_io import closest_names as closest_names
 from experiments.toml_io import toml_text as toml_text
-
-DESIGNS = ("grid", "lhs", "sobol", "morris")
-SAMPLED_DESIGNS = ("lhs", "sobol", "morris")
-# Sweep keys whose values are names (market profiles, policy presets), not parameter values.
-NAMED_SWEEPS = ("market", "policy")
-# The runs-table column that records a named sweep.
-NAMED_SWEEP_COLUMNS = {"market": "market.name", "policy": "policy.name"}
 
 TOP_KEYS = ("name", "description", "years", "replications", "seed", "base", "sweep")
 BASE_KEYS = ("market", "policy", "set")
-SWEEP_KEYS = (
-    "design",
-    "samples",
-    "levels",
-    "second_order",
-    "parameters",
-    "levers",
-    "uncertainties",
-)
-# The tables a sweep's keys are read from; a key's role is the table it was given in.
-SWEEP_TABLES = {"parameters": None, "levers": "lever", "uncertainties": "uncertainty"}
-ROLE_TABLES = {role: table for table, role in SWEEP_TABLES.items()}
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-DEFAULT_MORRIS_LEVELS = 4
 MAX_RUNS = 1_000_000  # design points x replications: beyond, planning alone takes GBs
-
-
-@frozen
-class Bounds:
-    """A parameter sampled between `low` and `high` (inclusive) by lhs, sobol or morris."""
-
-    low: float
-    high: float
-
-
-@frozen
-class SweptParameter:
-    """One swept key: either a list of `values` (grid) or `bounds` (sampled designs)."""
-
-    key: str  # dotted parameter name, or `market` / `policy`
-    values: tuple[Any, ...] | None = None
-    bounds: Bounds | None = None
-    role: str | None = None  # "lever", "uncertainty", or None (given in [sweep.parameters])
-
-    def __post_init__(self) -> None:
-        if self.role not in ROLE_TABLES:
-            raise value_error(f"{self.where}.role", self.role, "lever, uncertainty or none")
-        if (self.values is None) == (self.bounds is None):
-            raise value_error(self.where, MISSING, "a list of values or bounds")
-
-    @property
-    def column(self) -> str:
-        """The runs-table column holding this parameter (`policy` -> `policy.name`)."""
-        return NAMED_SWEEP_COLUMNS.get(self.key, self.key)
-
-    @property
-    def where(self) -> str:
-        """The config key that gives it: `sweep.levers.policy` or `sweep.parameters.x`."""
-        return f"sweep.{ROLE_TABLES.get(self.role, 'parameters')}.{self.key}"
-
-
-@frozen
-class Sweep:
-    """How design points are generated from the swept parameters."""
-
-    design: str = "grid"
-    samples: int | None = None  # lhs: points; sobol: base samples N; morris: trajectories
-    levels: int | None = None  # morris grid levels (default 4)
-    second_order: bool | None = None  # sobol: also second-order indices (default false)
-    parameters: tuple[SweptParameter, ...] = ()
-
-    @property
-    def sampled(self) -> tuple[SweptParameter, ...]:
-        """Parameters given as bounds, in file order."""
-        return tuple(p for p in self.parameters if p.bounds is not None)
-
-    @property
-    def listed(self) -> tuple[SweptParameter, ...]:
-        """Parameters given as lists of values, in file order."""
-        return tuple(p for p in self.parameters if p.values is not None)
-
-    @property
-    def levers(self) -> tuple[SweptParameter, ...]:
-        """Parameters given in [sweep.levers]: the vendor's choices, crossed with the rest."""
-        return tuple(p for p in self.parameters if p.role == "lever")
-
-    @property
-    def uncertainties(self) -> tuple[SweptParameter, ...]:
-        """Parameters given in [sweep.uncertainties]: what no one chooses."""
-        return tuple(p for p in self.parameters if p.role == "uncertainty")
 
 
 @frozen
@@ -173,11 +107,11 @@ def from_dict(data: dict[str, Any]) -> ExperimentConfig:
     known_keys(data, TOP_KEYS, "")
     if "name" not in data:
         raise value_error("name", MISSING, "a name for the experiment (letters, digits, _ . -)")
-    base = _table(data, "base")
+    base = table(data, "base")
     known_keys(base, BASE_KEYS, "base.")
-    sweep = _table(data, "sweep")
+    sweep = table(data, "sweep")
     known_keys(sweep, SWEEP_KEYS, "sweep.")
-    overrides = _flatten_dotted("base.set", _table(base, "set", "base.set"))
+    overrides = flatten_dotted("base.set", table(base, "set", "base.set"))
     for key, value in overrides.items():
         if isinstance(value, dict | list):
             raise value_error(
@@ -188,130 +122,12 @@ def from_dict(data: dict[str, Any]) -> ExperimentConfig:
         "market": base.get("market", "japan"),
         "policy": base.get("policy", "hybrid"),
         "overrides": tuple(overrides.items()),
-        "sweep": _sweep_from_dict(sweep),
+        "sweep": sweeps.from_dict(sweep),
     }
     for key in ("description", "years", "replications", "seed"):
         if key in data:
             kwargs[key] = data[key]
     return ExperimentConfig(**kwargs)
-
-
-def _table(data: dict[str, Any], key: str, dotted: str | None = None) -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise value_error(dotted or key, value, "a table")
-    return value
-
-
-def _is_bounds(value: Any) -> bool:
-    return isinstance(value, dict) and ("low" in value or "high" in value)
-
-
-def _flatten_dotted(prefix: str, table: dict[str, Any], path: str = "") -> dict[str, Any]:
-    """`{"partner": {"reps": 10}}` and `{"partner.reps": 10}` both give `{"partner.reps": 10}`.
-
-    TOML reads an unquoted dotted key as nested tables; both spellings are accepted. A table
-    with `low`/`high` is a bounds value, not a nesting level.
-    """
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        dotted = f"{path}.{key}" if path else key
-        if isinstance(value, dict) and not _is_bounds(value):
-            if not value:
-                raise value_error(f"{prefix}.{dotted}", value, "a value, not an empty table")
-            nested = _flatten_dotted(prefix, value, dotted).items()
-        else:
-            nested = [(dotted, value)]
-        for name, inner in nested:  # `"a.b" = 1` and `a = { b = 2 }` are the same key
-            if name in flat:
-                raise value_error(f"{prefix}.{name}", inner, "each parameter once")
-            flat[name] = inner
-    return flat
-
-
-@functools.cache
-def parameter_names() -> tuple[str, ...]:
-    """Every parameter's dotted name (the same in every market and preset)."""
-    return tuple(parameters.flatten(parameters.Parameters(market=parameters.Market())))
-
-
-def closest_names(key: str, n: int = 3) -> list[str]:
-    """The parameter names most like `key`, whole (`policy.urgncy`) or by their last part
-    (`patience_months`, `colour`), best first."""
-    names = parameter_names()
-    tails: dict[str, list[str]] = {}
-    for name in names:
-        tails.setdefault(name.rsplit(".", 1)[-1], []).append(name)
-    found = difflib.get_close_matches(key, names, n=n, cutoff=0.6)
-    for tail in difflib.get_close_matches(key.rsplit(".", 1)[-1], list(tails), n=n, cutoff=0.4):
-        found += tails[tail]
-    return list(dict.fromkeys(found))[:n]
-
-
-def _check_parameter_name(where: str, key: str, value: Any, named: tuple[str, ...] = ()) -> None:
-    """ConfigError unless `key` is a parameter's dotted name (or one of `named`), naming the
-    closest names: a key put in the wrong table is told apart from a value of the wrong form."""
-    if key in named or key in parameter_names():
-        return
-    close = closest_names(key)
-    hint = f"closest: {', '.join(close)}; " if close else ""
-    extra = f" or {' / '.join(named)}" if named else ""
-    raise value_error(
-        where,
-        value,
-        f"a parameter's dotted name{extra}: {key!r} is not a parameter "
-        f"({hint}`partnersim presets` lists them all)",
-    )
-
-
-def _sweep_from_dict(sweep: dict[str, Any]) -> Sweep:
-    design = sweep.get("design", "grid")
-    if design not in DESIGNS:
-        raise value_error("sweep.design", design, "one of " + ", ".join(DESIGNS))
-    given = [t for t in SWEEP_TABLES if t in sweep]
-    if "parameters" in given and len(given) > 1:  # which keys are levers would be unclear
-        raise value_error(
-            f"sweep.{given[1]}",
-            sweep[given[1]],
-            "no [sweep.parameters] beside it (name the parameters, or the levers and "
-            "uncertainties, not both)",
-        )
-    swept = []
-    for table in given:
-        swept += _swept_from_table(table, _table(sweep, table, f"sweep.{table}"))
-    return Sweep(
-        design=design,
-        samples=sweep.get("samples"),
-        levels=sweep.get("levels"),
-        second_order=sweep.get("second_order"),
-        parameters=tuple(swept),
-    )
-
-
-def _swept_from_table(table: str, raw: dict[str, Any]) -> list[SweptParameter]:
-    """The keys of `[sweep.<table>]`, each a list of values or bounds, with the table's role."""
-    role = SWEEP_TABLES[table]
-    swept = []
-    for key, value in _flatten_dotted(f"sweep.{table}", raw).items():
-        where = f"sweep.{table}.{key}"
-        _check_parameter_name(where, key, value, NAMED_SWEEPS)  # before the value's form
-        if isinstance(value, list):
-            swept.append(SweptParameter(key=key, values=tuple(value), role=role))
-        elif isinstance(value, dict):
-            extra = sorted(set(value) - {"low", "high"})
-            if extra:
-                raise value_error(f"{where}.{extra[0]}", value[extra[0]], "only low and high")
-            for end in ("low", "high"):
-                if end not in value:
-                    raise value_error(f"{where}.{end}", MISSING, f"a number ({end} bound)")
-                if not is_real(value[end]):
-                    raise value_error(f"{where}.{end}", value[end], "a number")
-            swept.append(SweptParameter(key=key, bounds=Bounds(**value), role=role))
-        else:
-            raise value_error(
-                where, value, "a list of values [a, b, ...] or bounds { low = ..., high = ... }"
-            )
-    return swept
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -333,7 +149,7 @@ def _validate(config: ExperimentConfig) -> None:
         object.__setattr__(config, key, integer_in(key, getattr(config, key), low, high))
     _check_name("base.market", config.market, parameters.market_names())
     policy = policy_file.resolve(config.policy, "base.policy")  # a preset or a policy file
-    _validate_sweep_options(config.sweep)
+    sweeps.validate_options(config.sweep)
     counts = {k: getattr(config.sweep, k) for k in ("samples", "levels")}
     counts = {k: int(v) for k, v in counts.items() if v is not None}  # numpy ints too
     object.__setattr__(config, "sweep", dataclasses.replace(config.sweep, **counts))
@@ -355,10 +171,10 @@ def _validate(config: ExperimentConfig) -> None:
     if len(overrides) != len(config.overrides):
         raise value_error("base.set", config.overrides, "each parameter once")
     for p in config.sweep.parameters:
-        _check_parameter_name(p.where, p.key, p.values or p.bounds, NAMED_SWEEPS)
+        check_parameter_name(p.where, p.key, p.values or p.bounds, NAMED_SWEEPS)
     for key, value in overrides.items():
         if key not in NAMED_SWEEPS:  # those have their own message below
-            _check_parameter_name(f"base.set.{key}", key, value)
+            check_parameter_name(f"base.set.{key}", key, value)
     swept = {p.column: p.where for p in config.sweep.parameters}
     for key in overrides:
         if key in NAMED_SWEEPS:
@@ -385,125 +201,9 @@ def _validate(config: ExperimentConfig) -> None:
     object.__setattr__(config, "sweep", dataclasses.replace(config.sweep, parameters=checked))
 
 
-def design_point_count(sweep: Sweep) -> int:
-    """Design points of a validated sweep, counted without making them."""
-    points = math.prod(len(p.values) for p in sweep.listed)
-    if sweep.design == "grid":
-        return points
-    bounded = len(sweep.sampled)
-    per_sample = {
-        "lhs": 1,
-        "sobol": 2 * bounded + 2 if sweep.second_order else bounded + 2,
-        "morris": bounded + 1,
-    }[sweep.design]
-    return points * sweep.samples * per_sample
-
-
 def _check_name(key: str, value: Any, names: list[str]) -> None:
     if value not in names:
         raise value_error(key, value, "one of " + ", ".join(names))
-
-
-def _validate_sweep_options(sweep: Sweep) -> None:
-    kind = sweep.design
-    if kind not in DESIGNS:
-        raise value_error("sweep.design", kind, "one of " + ", ".join(DESIGNS))
-    if kind == "grid":
-        if sweep.samples is not None:
-            raise value_error(
-                "sweep.samples", sweep.samples, "no samples for a grid (values listed)"
-            )
-    else:
-        integer_in("sweep.samples", sweep.samples, 1, 10_000_000)
-        if kind == "sobol" and sweep.samples & (sweep.samples - 1):
-            raise value_error(
-                "sweep.samples", sweep.samples, "a power of 2 for sobol (e.g. 64, 128)"
-            )
-    if sweep.levels is not None:
-        if kind != "morris":
-            raise value_error("sweep.levels", sweep.levels, "levels only with design = 'morris'")
-        integer_in("sweep.levels", sweep.levels, 2, 1000)
-        if sweep.levels % 2:  # Morris trajectories are balanced only on an even grid
-            raise value_error("sweep.levels", sweep.levels, "an even number of levels (e.g. 4)")
-    if sweep.second_order is not None:
-        if kind != "sobol":
-            raise value_error(
-                "sweep.second_order", sweep.second_order, "second_order only with design = 'sobol'"
-            )
-        if not isinstance(sweep.second_order, bool):
-            raise value_error("sweep.second_order", sweep.second_order, "true or false")
-    _validate_roles(sweep)
-    columns: dict[str, str] = {}  # runs-table column -> the key that sets it
-    for p in sweep.parameters:
-        other = columns.get(p.column)
-        if other == p.where:
-            raise value_error(p.where, p.key, "each parameter once")
-        if other is not None:  # `policy` and `policy.name` both fill column policy.name
-            raise value_error(
-                p.where,
-                list(p.values) if p.values is not None else dataclasses.asdict(p.bounds),
-                f"one key per column ({other} also sets {p.column})",
-            )
-        columns[p.column] = p.where
-    if kind == "grid":
-        for p in sweep.sampled:
-            raise value_error(
-                p.where,
-                {"low": p.bounds.low, "high": p.bounds.high},
-                "a list of values for design = 'grid' (bounds need lhs, sobol or morris)",
-            )
-    elif not sweep.sampled:
-        table = "uncertainties" if sweep.levers or sweep.uncertainties else "parameters"
-        raise value_error(
-            f"sweep.{table}",
-            {p.key: p.values for p in sweep.parameters},
-            f"at least one parameter with bounds {{ low = ..., high = ... }} for design = '{kind}'",
-        )
-
-
-def is_vendor_choice(key: str) -> bool:
-    """A lever: the policy preset (`policy`) or one of its levers (`policy.urgency`)."""
-    return key == "policy" or (
-        key.startswith("policy.") and key.removeprefix("policy.") in policy_file.levers()
-    )
-
-
-def _validate_roles(sweep: Sweep) -> None:
-    """Levers are vendor choices given as lists; uncertainties are anything no one chooses."""
-    roles = {p.role is None for p in sweep.parameters}
-    if len(roles) > 1:
-        raise value_error(
-            "sweep.parameters",
-            [p.key for p in sweep.parameters if p.role is None],
-            "no [sweep.parameters] beside [sweep.levers] or [sweep.uncertainties]",
-        )
-    for p in sweep.parameters:
-        value = list(p.values) if p.values is not None else dataclasses.asdict(p.bounds)
-        if p.key == "market" and p.role is not None:
-            raise value_error(
-                p.where, value, "no market profile here (set base.market: one market per file)"
-            )
-        if p.role == "lever" and not is_vendor_choice(p.key):
-            raise value_error(
-                p.where,
-                value,
-                f"a vendor choice (policy presets or a policy.* lever); {p.key} is not chosen "
-                "by the vendor: put it in [sweep.uncertainties]",
-            )
-        if p.role == "lever" and p.bounds is not None:
-            raise value_error(
-                p.where,
-                value,
-                "a list of values or preset names (levers are crossed with the uncertainties' "
-                "sample; bounds belong to [sweep.uncertainties])",
-            )
-        if p.role == "uncertainty" and (p.key == "policy" or p.key.startswith("policy.")):
-            raise value_error(
-                p.where,
-                value,
-                f"a rate no one chooses (market.*, trust.*, partner.*, ...); {p.key} is a "
-                "vendor choice: put it in [sweep.levers]",
-            )
 
 
 def _base_combinations(config: ExperimentConfig) -> list[tuple[str, parameters.Policy]]:

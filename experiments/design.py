@@ -28,7 +28,8 @@ import polars as pl
 from agents import parameters
 from agents.parameters import ConfigError, Parameters, frozen
 from experiments import policy_file
-from experiments.config import NAMED_SWEEPS, ExperimentConfig, SweptParameter
+from experiments.config import ExperimentConfig
+from experiments.sweep import NAMED_SWEEPS, SweptParameter
 from sim.run import RunSpec
 
 

@@ -186,7 +186,8 @@ class Question:
 
     def config(self) -> Any:
         """The experiment: the `from` policy, a grid of each lever at its two values."""
-        from experiments.config import ExperimentConfig, Sweep, SweptParameter
+        from experiments.config import ExperimentConfig
+        from experiments.sweep import Sweep, SweptParameter
 
         a = self.args
         way = (

@@ -24,6 +24,7 @@ from typing import Any
 
 from agents import parameters
 from agents.parameters import ConfigError, Policy
+from experiments.toml_io import closest_names, toml_text
 
 FILE_SUFFIX = ".toml"
 KEYS = ("name", "preset")  # the keys of a policy file that are not levers
@@ -102,8 +103,6 @@ def from_dict(data: dict[str, Any], default_name: str = "custom") -> Policy:
     for key, value in flat.items():
         lever = key.removeprefix("policy.")
         if lever not in levers():
-            from experiments.config import closest_names
-
             close = [
                 n
                 for n in closest_names(f"policy.{lever}")
@@ -135,8 +134,6 @@ def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def policy_toml(policy: Policy, *, preset: str | None = None, header: list[str] = ()) -> str:
     """A complete policy file: its name, the preset it started from, every lever."""
-    from experiments.config import toml_text
-
     document: dict[str, Any] = {"name": policy.name}
     if preset is not None:
         document["preset"] = preset

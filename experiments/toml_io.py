@@ -1,11 +1,14 @@
 """TOML in and out for the project's files (experiments, calibrations, optimizations): reading
 with one-line errors that name the file, the key given twice or the parse error; the checks
-of the values they hold, with errors that name the dotted key; and one writer whose output
-`tomllib` reads back exactly.
+of the values they hold, with errors that name the dotted key; dotted parameter keys, nested
+or quoted, checked against the model's parameter names (with the closest names when not);
+and one writer whose output `tomllib` reads back exactly.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import math
 import re
 import tomllib
@@ -13,6 +16,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from agents import parameters
 from agents.parameters import MISSING, ConfigError, is_integer, is_real
 
 
@@ -67,6 +71,81 @@ def finite_number(key: str, value: Any) -> float:
     if not is_real(value) or not math.isfinite(value):
         raise value_error(key, value, "a finite number")
     return value
+
+
+# --- dotted parameter keys ------------------------------------------------------------------
+
+
+def table(data: dict[str, Any], key: str, dotted: str | None = None) -> dict[str, Any]:
+    """`data[key]` (an empty table when absent); ConfigError naming it unless a table."""
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise value_error(dotted or key, value, "a table")
+    return value
+
+
+def _is_bounds(value: Any) -> bool:
+    return isinstance(value, dict) and ("low" in value or "high" in value)
+
+
+def flatten_dotted(prefix: str, table: dict[str, Any], path: str = "") -> dict[str, Any]:
+    """`{"partner": {"reps": 10}}` and `{"partner.reps": 10}` both give `{"partner.reps": 10}`.
+
+    TOML reads an unquoted dotted key as nested tables; both spellings are accepted. A table
+    with `low`/`high` is a bounds value, not a nesting level.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{path}.{key}" if path else key
+        if isinstance(value, dict) and not _is_bounds(value):
+            if not value:
+                raise value_error(f"{prefix}.{dotted}", value, "a value, not an empty table")
+            nested = flatten_dotted(prefix, value, dotted).items()
+        else:
+            nested = [(dotted, value)]
+        for name, inner in nested:  # `"a.b" = 1` and `a = { b = 2 }` are the same key
+            if name in flat:
+                raise value_error(f"{prefix}.{name}", inner, "each parameter once")
+            flat[name] = inner
+    return flat
+
+
+@functools.cache
+def parameter_names() -> tuple[str, ...]:
+    """Every parameter's dotted name (the same in every market and preset)."""
+    return tuple(parameters.flatten(parameters.Parameters(market=parameters.Market())))
+
+
+def closest_names(key: str, n: int = 3) -> list[str]:
+    """The parameter names most like `key`, whole (`policy.urgncy`) or by their last part
+    (`patience_months`, `colour`), best first."""
+    names = parameter_names()
+    tails: dict[str, list[str]] = {}
+    for name in names:
+        tails.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+    found = difflib.get_close_matches(key, names, n=n, cutoff=0.6)
+    for tail in difflib.get_close_matches(key.rsplit(".", 1)[-1], list(tails), n=n, cutoff=0.4):
+        found += tails[tail]
+    return list(dict.fromkeys(found))[:n]
+
+
+def check_parameter_name(where: str, key: str, value: Any, named: tuple[str, ...] = ()) -> None:
+    """ConfigError unless `key` is a parameter's dotted name (or one of `named`), naming the
+    closest names: a key put in the wrong table is told apart from a value of the wrong form."""
+    if key in named or key in parameter_names():
+        return
+    close = closest_names(key)
+    hint = f"closest: {', '.join(close)}; " if close else ""
+    extra = f" or {' / '.join(named)}" if named else ""
+    raise value_error(
+        where,
+        value,
+        f"a parameter's dotted name{extra}: {key!r} is not a parameter "
+        f"({hint}`partnersim presets` lists them all)",
+    )
+
+
+# --- reading and writing -------------------------------------------------------------------
 
 
 def read_text(path: str | Path, expected: str) -> str:

@@ -26,9 +26,11 @@ from agents import parameters
 from agents.parameters import MAX_YEARS, ConfigError, frozen, is_integer, is_real
 from experiments import policy_file
 from experiments.calibration.targets import MAX_TRIALS, MAX_WORKERS, declaration
-from experiments.config import NAME_PATTERN, _flatten_dotted, closest_names
+from experiments.config import NAME_PATTERN
 from experiments.toml_io import (
+    closest_names,
     finite_number,
+    flatten_dotted,
     integer_in,
     known_keys,
     parse,
@@ -322,7 +324,7 @@ def _base(base: Any) -> tuple[str, str, tuple[tuple[str, Any], ...]]:
     raw = base.get("set", {})
     if not isinstance(raw, dict):
         raise value_error("base.set", raw, 'a table of dotted overrides ("partner.reps" = 10)')
-    overrides = _flatten_dotted("base.set", raw)
+    overrides = flatten_dotted("base.set", raw)
     try:
         built = parameters.build(market, preset, overrides)
     except ConfigError as err:
@@ -339,7 +341,7 @@ def _levers(
         raise value_error(
             "levers", raw, 'a table of policy levers ("policy.urgency" = { low, high })'
         )
-    table = _flatten_dotted("levers", raw)
+    table = flatten_dotted("levers", raw)
     fixed = dict(overrides)
     base = policy_file.resolve(policy, "base.policy")
     levers = []
