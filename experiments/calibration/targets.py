@@ -24,7 +24,7 @@ from typing import Any
 
 from agents import parameters
 from agents.declarations import range_text
-from agents.parameters import MAX_YEARS, ConfigError, frozen
+from agents.parameters import MAX_YEARS, ConfigError, frozen, is_real
 from experiments.calibration import statistics
 from experiments.config import NAME_PATTERN
 from experiments.toml_io import (
@@ -153,10 +153,11 @@ def load(path: str | Path) -> Calibration:
     return from_dict(parse(read_text(path, "a calibration TOML file"), str(path)))
 
 
-def from_dict(data: dict[str, Any]) -> Calibration:
-    """A Calibration from a parsed TOML document."""
-    known_keys(data, TOP_KEYS, "")
-    for key in ("name", "years", "replications", "seed", "trials", "targets", "free"):
+def search_settings(data: dict[str, Any], tables: tuple[str, ...]) -> dict[str, Any]:
+    """What a search file (calibration or optimization) says of its study: name, description,
+    horizon, replications, seed, trials, workers, finalists and the finalists' fresh seed;
+    the `tables` it cannot go without are required too."""
+    for key in ("name", "years", "replications", "seed", "trials", *tables):
         if key not in data:
             raise value_error(key, None, "a value (required)")
     name = data["name"]
@@ -166,33 +167,33 @@ def from_dict(data: dict[str, Any]) -> Calibration:
     if not isinstance(description, str):
         raise value_error("description", description, "a string")
     years = data["years"]
-    if isinstance(years, bool) or not isinstance(years, int | float) or not 0 < years <= MAX_YEARS:
+    if not is_real(years) or not 0 < years <= MAX_YEARS:
         raise value_error("years", years, f"a number of years in (0, {MAX_YEARS}]")
-    replications = integer_in("replications", data["replications"], 1, 10_000)
-    seed = integer_in("seed", data["seed"], 0, 2**63 - 1)
-    trials = integer_in("trials", data["trials"], 1, MAX_TRIALS)
     workers = data.get("workers")
-    if workers is not None:
-        workers = integer_in("workers", workers, 1, MAX_WORKERS)
-    finalists = integer_in("finalists", data.get("finalists", DEFAULT_FINALISTS), 1, 100)
+    settings = {
+        "name": name,
+        "description": description,
+        "years": float(years),
+        "replications": integer_in("replications", data["replications"], 1, 10_000),
+        "seed": integer_in("seed", data["seed"], 0, 2**63 - 1),
+        "trials": integer_in("trials", data["trials"], 1, MAX_TRIALS),
+        "workers": None if workers is None else integer_in("workers", workers, 1, MAX_WORKERS),
+        "finalists": integer_in("finalists", data.get("finalists", DEFAULT_FINALISTS), 1, 100),
+    }
+    seed = settings["seed"]
     check_seed = integer_in("check_seed", data.get("check_seed", (seed + 1) % 2**63), 0, 2**63 - 1)
     if check_seed == seed:
         raise value_error("check_seed", check_seed, f"a seed other than seed ({seed}): fresh runs")
-    targets = _targets(data["targets"], float(years))
+    return settings | {"check_seed": check_seed}
+
+
+def from_dict(data: dict[str, Any]) -> Calibration:
+    """A Calibration from a parsed TOML document."""
+    known_keys(data, TOP_KEYS, "")
+    settings = search_settings(data, ("targets", "free"))
+    targets = _targets(data["targets"], settings["years"])
     free = _free(data["free"], targets)
-    calibration = Calibration(
-        name=name,
-        description=description,
-        years=float(years),
-        replications=replications,
-        seed=seed,
-        trials=trials,
-        workers=workers,
-        finalists=finalists,
-        check_seed=check_seed,
-        targets=targets,
-        free=free,
-    )
+    calibration = Calibration(**settings, targets=targets, free=free)
     _check_columns(calibration)
     return calibration
 

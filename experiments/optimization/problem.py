@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from agents import parameters
-from agents.parameters import MAX_YEARS, ConfigError, frozen, is_integer, is_real
+from agents.parameters import ConfigError, frozen, is_integer, is_real
 from experiments import policy_file
-from experiments.calibration.targets import MAX_TRIALS, MAX_WORKERS, declaration
-from experiments.config import NAME_PATTERN
+from experiments.calibration.targets import declaration, search_settings
 from experiments.toml_io import (
     closest_names,
     finite_number,
@@ -260,28 +259,7 @@ def load(path: str | Path) -> Problem:
 def from_dict(data: dict[str, Any]) -> Problem:
     """A Problem from a parsed TOML document."""
     known_keys(data, TOP_KEYS, "")
-    for key in ("name", "years", "replications", "seed", "trials", "levers", "objectives"):
-        if key not in data:
-            raise value_error(key, None, "a value (required)")
-    name = data["name"]
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise value_error("name", name, "a name of letters, digits, _ . - (a directory name)")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise value_error("description", description, "a string")
-    years = data["years"]
-    if not is_real(years) or not 0 < years <= MAX_YEARS:
-        raise value_error("years", years, f"a number of years in (0, {MAX_YEARS}]")
-    replications = integer_in("replications", data["replications"], 1, 10_000)
-    seed = integer_in("seed", data["seed"], 0, 2**63 - 1)
-    trials = integer_in("trials", data["trials"], 1, MAX_TRIALS)
-    workers = data.get("workers")
-    if workers is not None:
-        workers = integer_in("workers", workers, 1, MAX_WORKERS)
-    finalists = integer_in("finalists", data.get("finalists", DEFAULT_FINALISTS), 1, 100)
-    check_seed = integer_in("check_seed", data.get("check_seed", (seed + 1) % 2**63), 0, 2**63 - 1)
-    if check_seed == seed:
-        raise value_error("check_seed", check_seed, f"a seed other than seed ({seed}): fresh runs")
+    settings = search_settings(data, ("levers", "objectives"))
     confidence = data.get("confidence", DEFAULT_CONFIDENCE)
     if not is_real(confidence) or not 0.5 <= confidence < 1:
         raise value_error("confidence", confidence, "a level in [0.5, 1), e.g. 0.95")
@@ -290,17 +268,9 @@ def from_dict(data: dict[str, Any]) -> Problem:
     levers = _levers(data["levers"], market, policy, overrides)
     columns = outcome_columns()
     objectives = _objectives(data["objectives"], columns)
-    constraints = _constraints(data.get("constraints", []), columns, replications)
+    constraints = _constraints(data.get("constraints", []), columns, settings["replications"])
     return Problem(
-        name=name,
-        description=description,
-        years=float(years),
-        replications=replications,
-        seed=seed,
-        trials=trials,
-        workers=workers,
-        finalists=finalists,
-        check_seed=check_seed,
+        **settings,
         confidence=float(confidence),
         population=population,
         market=market,
