@@ -212,7 +212,11 @@ def point_parameters(config: ExperimentConfig, point: DesignPoint, cache: dict) 
 
 def plan(config: ExperimentConfig) -> Plan:
     """Design points x replications -> unique RunSpecs, replication-major, with run ids."""
-    points = design_points(config)
+    return plan_points(config, design_points(config))
+
+
+def plan_points(config: ExperimentConfig, points: tuple[DesignPoint, ...]) -> Plan:
+    """The plan of the given design points (indexed 0, 1, ... in order) of `config`."""
     cache: dict = {}
     params = [point_parameters(config, p, cache) for p in points]
     specs: dict[str, RunSpec] = {}

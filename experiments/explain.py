@@ -241,35 +241,12 @@ def make_plan(question: Question) -> tuple[Any, dict[int, int], np.ndarray | Non
         plan = design.plan(config)
         return plan, {m: grid_index(m, d) for m in masks}, chosen
     every = design.design_points(config)
-    cache: dict = {}
     points, where = [], {}
     for mask in masks:
         point = every[grid_index(mask, d)]
         where[mask] = len(points)
         points.append(design.DesignPoint(index=len(points), sample_index=None, values=point.values))
-    params = [design.point_parameters(config, p, cache) for p in points]
-    specs: dict[str, Any] = {}
-    run_ids: list[list[str]] = [[] for _ in points]
-    from sim.run import RunSpec
-
-    for replication in range(config.replications):
-        for point, point_params in zip(points, params, strict=True):
-            spec = RunSpec(
-                params=point_params,
-                years=config.years,
-                seed=config.seed,
-                replication=replication,
-                experiment=config.name,
-                design_point=point.index,
-            )
-            specs.setdefault(spec.run_id, spec)
-            run_ids[point.index].append(spec.run_id)
-    plan = design.Plan(
-        config=config,
-        points=tuple(points),
-        specs=tuple(specs.values()),
-        run_ids=tuple(tuple(ids) for ids in run_ids),
-    )
+    plan = design.plan_points(config, tuple(points))
     return plan, where, chosen
 
 
